@@ -1,0 +1,158 @@
+using System.Runtime.CompilerServices;
+using EventBus.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EventBus;
+
+/// <summary>The single handler of one command type: sends inline (<c>SendAsync</c>) and feeds the command's queue (<c>EnqueueAsync</c>).</summary>
+internal abstract class CommandRoute(InvokerContext context, Type commandType)
+{
+    public Type CommandType { get; } = commandType;
+
+    public string Topic { get; } = MessageTypes.GetKey(commandType);
+
+    public InvokerContext Context { get; } = context;
+
+    /// <summary>An invoker for the command's queue: it throws <see cref="CommandRejectedException"/> on rejection so the worker reports it.</summary>
+    public abstract HandlerInvoker CreateQueueInvoker();
+}
+
+/// <summary>Sends a command whose result type is <typeparamref name="TResult"/>.</summary>
+/// <typeparam name="TResult">The result type.</typeparam>
+internal interface ICommandSender<TResult>
+{
+    ValueTask<CommandResult<TResult>> SendAsync(object command, MessageContext context, CancellationToken cancellationToken);
+}
+
+/// <summary>Calls a resolved handler for a command.</summary>
+internal delegate ValueTask<CommandResult<TResult>> CommandInvocation<in TCommand, TResult>(object handler, TCommand command, MessageContext context, CancellationToken cancellationToken);
+
+internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, CommandInvocation<TCommand, TResult> invoke)
+    : CommandRoute(context, typeof(TCommand)), ICommandSender<TResult>
+{
+    private readonly bool _direct = !context.NeedsScope && context.Middleware.Length == 0;
+    private object? _singleton;
+
+    public ValueTask<CommandResult<TResult>> SendAsync(object command, MessageContext messageContext, CancellationToken cancellationToken)
+    {
+        if (!_direct)
+        {
+            return SendSlowAsync((TCommand)command, messageContext, cancellationToken);
+        }
+
+        try
+        {
+            var pending = invoke(_singleton ??= Context.Root.GetRequiredService(Context.HandlerType), (TCommand)command, messageContext, cancellationToken);
+            return pending.IsCompletedSuccessfully ? pending : AwaitRejectionAware(pending);
+        }
+        catch (CommandRejectedException e)
+        {
+            return ValueTask.FromResult(CommandResult<TResult>.FromRejection(e.Rejection));
+        }
+    }
+
+    public override HandlerInvoker CreateQueueInvoker() => new QueueInvoker(this);
+
+    private static async ValueTask<CommandResult<TResult>> AwaitRejectionAware(ValueTask<CommandResult<TResult>> pending)
+    {
+        try
+        {
+            return await pending.ConfigureAwait(false);
+        }
+        catch (CommandRejectedException e)
+        {
+            return e.Rejection;
+        }
+    }
+
+    private async ValueTask<CommandResult<TResult>> SendSlowAsync(TCommand command, MessageContext messageContext, CancellationToken cancellationToken)
+    {
+        AsyncServiceScope? scope = Context.NeedsScope ? Context.ScopeFactory.CreateAsyncScope() : null;
+        try
+        {
+            var services = scope?.ServiceProvider ?? Context.Root;
+            var handler = Context.NeedsScope ? services.GetRequiredService(Context.HandlerType) : (_singleton ??= services.GetRequiredService(Context.HandlerType));
+            if (Context.Middleware.Length == 0)
+            {
+                return await invoke(handler, command, messageContext, cancellationToken).ConfigureAwait(false);
+            }
+
+            CommandResult<TResult> result = default;
+            var handled = false;
+            await MiddlewarePipeline.RunAsync(services, Context.Middleware, command, messageContext, async () =>
+            {
+                result = await invoke(handler, command, messageContext, cancellationToken).ConfigureAwait(false);
+                handled = true;
+            }, cancellationToken).ConfigureAwait(false);
+
+            if (!handled)
+            {
+                throw new InvalidOperationException($"A middleware did not call next for the command '{Topic}', so it has no result. To refuse a command from middleware, throw CommandRejectedException: the sender receives a rejection.");
+            }
+
+            return result;
+        }
+        catch (CommandRejectedException e)
+        {
+            return e.Rejection;
+        }
+        finally
+        {
+            if (scope is { } s)
+            {
+                await s.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Handles enqueued commands on the queue's workers; a rejection becomes an exception the worker reports.</summary>
+    private sealed class QueueInvoker(CommandRoute<TCommand, TResult> route) : HandlerInvoker
+    {
+        public override ValueTask InvokeAsync(object message, MessageContext context, CancellationToken cancellationToken)
+        {
+            var pending = route.SendAsync(message, context, cancellationToken);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return AwaitAsync(pending);
+            }
+
+            var result = pending.Result;
+            return result.IsAccepted ? default : ValueTask.FromException(new CommandRejectedException(typeof(TCommand), result.Rejection));
+        }
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+        private static async ValueTask AwaitAsync(ValueTask<CommandResult<TResult>> pending)
+        {
+            var result = await pending.ConfigureAwait(false);
+            if (!result.IsAccepted)
+            {
+                throw new CommandRejectedException(typeof(TCommand), result.Rejection);
+            }
+        }
+    }
+}
+
+/// <summary>Adapts <see cref="ICommandHandler{TCommand, TResult}"/> to <see cref="CommandInvocation{TCommand, TResult}"/>.</summary>
+internal static class ResultCommandAdapter<TCommand, TResult>
+    where TCommand : ICommand<TResult>
+{
+    public static readonly CommandInvocation<TCommand, TResult> Invoke =
+        static (handler, command, context, ct) => ((ICommandHandler<TCommand, TResult>)handler).HandleAsync(command, context, ct);
+}
+
+/// <summary>Adapts <see cref="ICommandHandler{TCommand}"/> (no result) to <see cref="CommandInvocation{TCommand, TResult}"/>.</summary>
+internal static class VoidCommandAdapter<TCommand>
+    where TCommand : ICommand
+{
+    public static readonly CommandInvocation<TCommand, VoidResult> Invoke = static (handler, command, context, ct) =>
+    {
+        var pending = ((ICommandHandler<TCommand>)handler).HandleAsync(command, context, ct);
+        return pending.IsCompletedSuccessfully ? ValueTask.FromResult(Convert(pending.Result)) : AwaitAsync(pending);
+    };
+
+    public static CommandResult<VoidResult> Convert(CommandResult result) =>
+        result.IsAccepted ? CommandResult<VoidResult>.Accept(default) : result.Rejection;
+
+    private static async ValueTask<CommandResult<VoidResult>> AwaitAsync(ValueTask<CommandResult> pending) =>
+        Convert(await pending.ConfigureAwait(false));
+}

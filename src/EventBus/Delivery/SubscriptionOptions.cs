@@ -1,0 +1,39 @@
+namespace EventBus;
+
+/// <summary>
+/// Options of one subscription (a handler on a topic). Unset values fall back to the topic's options
+/// (<see cref="EventBusBuilder.AddTopic{TMessage}(Action{SubscriptionOptions}?)"/>), then to <see cref="EventBusOptions"/>.
+/// </summary>
+public sealed class SubscriptionOptions
+{
+    /// <summary>Gets or sets the delivery mode.</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="DeliveryMode.Broadcast"/> for events, <see cref="DeliveryMode.Queue"/> for enqueued commands.</value>
+    public DeliveryMode? Mode { get; set; }
+
+    /// <summary>Gets or sets the number of competing workers. Must be 1 in <see cref="DeliveryMode.Broadcast"/> mode.</summary>
+    /// <value>The default value is <see langword="null"/>: 1 for broadcast, <see cref="EventBusOptions.QueueWorkers"/> for queues. Range: 1 to 1024.</value>
+    public int? Workers { get; set; }
+
+    /// <summary>Gets or sets how many messages the subscription's buffer holds before <see cref="FullPolicy"/> applies.</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultCapacity"/>. Range: 1 to 1,048,576.</value>
+    public int? Capacity { get; set; }
+
+    /// <summary>Gets or sets what a publish does when the buffer is full.</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultFullPolicy"/>.</value>
+    public FullPolicy? FullPolicy { get; set; }
+
+    internal SubscriptionOptions Clone() => (SubscriptionOptions)MemberwiseClone();
+
+    internal void Apply(SubscriptionOptions? overrides)
+    {
+        if (overrides is null)
+        {
+            return;
+        }
+
+        Mode = overrides.Mode ?? Mode;
+        Workers = overrides.Workers ?? Workers;
+        Capacity = overrides.Capacity ?? Capacity;
+        FullPolicy = overrides.FullPolicy ?? FullPolicy;
+    }
+}

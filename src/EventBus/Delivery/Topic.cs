@@ -1,0 +1,156 @@
+using System.Diagnostics;
+
+namespace EventBus;
+
+/// <summary>
+/// All subscriptions of one message type. A publish checks room in every subscription and writes to all of them under one lock,
+/// so that every subscription of the topic sees the same order, and a publish (or a batch) reaches every subscription or none.
+/// </summary>
+/// <remarks>
+/// Lock discipline: <see cref="_lock"/> is held only for room checks and non-blocking writes, never across an await. A publisher
+/// that finds a <see cref="FullPolicy.Wait"/> subscription full releases the lock, waits for room in that subscription, and starts
+/// again from the top; workers never take this lock, so waiting cannot deadlock against them (except a handler waiting on its own
+/// buffer, which is detected).
+/// </remarks>
+[DebuggerDisplay("{Name,nq}: {Subscriptions.Length} subscription(s)")]
+internal sealed class Topic
+{
+    private readonly Lock _lock = new();
+    private volatile bool _completed;
+
+    public Topic(Type messageType, bool isCommand)
+    {
+        MessageType = messageType;
+        Name = MessageTypes.GetKey(messageType);
+        IsCommand = isCommand;
+    }
+
+    public Type MessageType { get; }
+
+    public string Name { get; }
+
+    public bool IsCommand { get; }
+
+    public Subscription[] Subscriptions { get; private set; } = [];
+
+    public bool IsCompleted => _completed;
+
+    public void Initialize(Subscription[] subscriptions) => Subscriptions = subscriptions;
+
+    public ValueTask PublishAsync(object message, MessageContext context, CancellationToken cancellationToken)
+    {
+        Subscription? blocked;
+        lock (_lock)
+        {
+            blocked = TryWrite(message, context, null, 1);
+        }
+
+        return blocked is null ? default : PublishSlowAsync(message, context, null, blocked, cancellationToken);
+    }
+
+    public ValueTask PublishBatchAsync(object[] messages, MessageContext[] contexts, CancellationToken cancellationToken)
+    {
+        foreach (var subscription in Subscriptions)
+        {
+            if (subscription.FullPolicy is FullPolicy.Wait or FullPolicy.FailFast && messages.Length > subscription.Capacity)
+            {
+                ThrowHelper.ThrowBatchTooLarge(Name, subscription.Name, subscription.Capacity, messages.Length);
+            }
+        }
+
+        Subscription? blocked;
+        lock (_lock)
+        {
+            blocked = TryWrite(null, default, (messages, contexts), messages.Length);
+        }
+
+        return blocked is null ? default : PublishSlowAsync(null, default, (messages, contexts), blocked, cancellationToken);
+    }
+
+    /// <summary>Stops accepting: later publishes throw; publishers waiting for room wake up and throw.</summary>
+    public void Complete()
+    {
+        lock (_lock)
+        {
+            _completed = true;
+            foreach (var subscription in Subscriptions)
+            {
+                subscription.CompleteWriter();
+            }
+        }
+    }
+
+    private async ValueTask PublishSlowAsync(object? message, MessageContext context, (object[] Messages, MessageContext[] Contexts)? batch, Subscription blocked, CancellationToken cancellationToken)
+    {
+        var count = batch?.Messages.Length ?? 1;
+        while (true)
+        {
+            if (blocked.Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, blocked))
+            {
+                ThrowHelper.ThrowSelfDeadlock(Name, blocked.Name);
+            }
+
+            await blocked.WaitForRoomAsync(count, cancellationToken).ConfigureAwait(false);
+            lock (_lock)
+            {
+                if (TryWrite(message, context, batch, count) is not { } stillBlocked)
+                {
+                    return;
+                }
+
+                blocked = stillBlocked;
+            }
+        }
+    }
+
+    /// <summary>Under the lock: returns a full <see cref="FullPolicy.Wait"/> subscription to wait for, or writes to every subscription and returns null.</summary>
+    private Subscription? TryWrite(object? message, in MessageContext context, (object[] Messages, MessageContext[] Contexts)? batch, int count)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks and writes happen under the topic lock.");
+        if (_completed)
+        {
+            ThrowHelper.ThrowStopped();
+        }
+
+        var subscriptions = Subscriptions;
+        Subscription? blocked = null;
+        foreach (var subscription in subscriptions)
+        {
+            if (subscription.HasRoom(count))
+            {
+                continue;
+            }
+
+            switch (subscription.FullPolicy)
+            {
+                case FullPolicy.FailFast:
+                    throw new BufferFullException(Name, subscription.Name, subscription.Capacity, count);
+                case FullPolicy.Wait:
+                    blocked ??= subscription;
+                    break;
+            }
+        }
+
+        if (blocked is not null)
+        {
+            return blocked;
+        }
+
+        // Room is checked for all: from here on no write can fail, so the publish is all-or-nothing.
+        foreach (var subscription in subscriptions)
+        {
+            if (batch is not { } items)
+            {
+                subscription.Write(new Envelope(message!, context));
+                continue;
+            }
+
+            for (var i = 0; i < items.Messages.Length; i++)
+            {
+                subscription.Write(new Envelope(items.Messages[i], items.Contexts[i]));
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Logging;
+
+namespace EventBus;
+
+/// <summary>Every log message of the bus: source-generated, with fixed event ids and names.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, EventName = "HandlerFailed", Level = LogLevel.Warning,
+        Message = "Subscription {Subscription} failed to handle {MessageType} {MessageId} (delivery {DeliveryCount})")]
+    public static partial void HandlerFailed(ILogger logger, string subscription, string messageType, MessageId messageId, int deliveryCount, Exception? exception);
+
+    [LoggerMessage(EventId = 2, EventName = "MessageDropped", Level = LogLevel.Warning,
+        Message = "Subscription {Subscription} dropped {MessageType} {MessageId}: its buffer was full ({Reason})")]
+    public static partial void MessageDropped(ILogger logger, string subscription, string messageType, MessageId messageId, UndeliveredReason reason);
+
+    [LoggerMessage(EventId = 3, EventName = "CommandRejected", Level = LogLevel.Information,
+        Message = "Enqueued command {MessageType} {MessageId} was rejected: {Reason}")]
+    public static partial void CommandRejected(ILogger logger, string messageType, MessageId messageId, string reason);
+
+    [LoggerMessage(EventId = 4, EventName = "MessageUnfinished", Level = LogLevel.Warning,
+        Message = "Subscription {Subscription} did not finish {MessageType} {MessageId} before the stop timeout ({Reason})")]
+    public static partial void MessageUnfinished(ILogger logger, string subscription, string messageType, MessageId messageId, UndeliveredReason reason);
+
+    [LoggerMessage(EventId = 5, EventName = "BusStarted", Level = LogLevel.Information,
+        Message = "Event bus started: {TopicCount} topic(s), {SubscriptionCount} subscription(s), {CommandCount} command type(s)")]
+    public static partial void BusStarted(ILogger logger, int topicCount, int subscriptionCount, int commandCount);
+
+    [LoggerMessage(EventId = 6, EventName = "BusStopped", Level = LogLevel.Information,
+        Message = "Event bus stopped in {Elapsed}: drained {Drained}, {UnfinishedCount} message(s) unfinished")]
+    public static partial void BusStopped(ILogger logger, TimeSpan elapsed, bool drained, int unfinishedCount);
+
+    [LoggerMessage(EventId = 7, EventName = "UndeliveredCallbackFailed", Level = LogLevel.Error,
+        Message = "EventBusOptions.OnUndelivered threw for {MessageType} {MessageId}; the exception is ignored")]
+    public static partial void UndeliveredCallbackFailed(ILogger logger, string messageType, MessageId messageId, Exception exception);
+
+    [LoggerMessage(EventId = 8, EventName = "StopTimedOut", Level = LogLevel.Warning,
+        Message = "Event bus stop timed out after {Timeout}; cancelling handlers that are still running")]
+    public static partial void StopTimedOut(ILogger logger, TimeSpan timeout);
+}

@@ -1,0 +1,65 @@
+namespace EventBus;
+
+/// <summary>Bus-wide options, validated when the bus is built; every invalid value is reported in one <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>.</summary>
+public sealed class EventBusOptions
+{
+    /// <summary>The largest capacity a subscription buffer may have.</summary>
+    public const int MaxCapacity = 1 << 20;
+
+    /// <summary>The largest number of workers a subscription may have.</summary>
+    public const int MaxWorkers = 1024;
+
+    /// <summary>Gets or sets the buffer capacity of subscriptions that do not set their own.</summary>
+    /// <value>The default value is 1024. Range: 1 to <see cref="MaxCapacity"/>.</value>
+    public int DefaultCapacity { get; set; } = 1024;
+
+    /// <summary>Gets or sets the full policy of subscriptions that do not set their own.</summary>
+    /// <value>The default value is <see cref="FullPolicy.Wait"/>.</value>
+    public FullPolicy DefaultFullPolicy { get; set; } = FullPolicy.Wait;
+
+    /// <summary>Gets or sets the number of workers of <see cref="DeliveryMode.Queue"/> subscriptions that do not set their own.</summary>
+    /// <value>The default value is <see cref="Environment.ProcessorCount"/>. Range: 1 to <see cref="MaxWorkers"/>.</value>
+    public int QueueWorkers { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Gets or sets how long <see cref="IEventBusControl.StopAsync(CancellationToken)"/> lets handlers drain buffered and in-flight messages before it cancels them.</summary>
+    /// <value>The default value is 30 seconds. Range: zero to one day.</value>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets a value indicating whether publishing an event type that no handler subscribes to (and that was not
+    /// declared with <see cref="EventBusBuilder.AddTopic{TMessage}(Action{SubscriptionOptions}?)"/>) throws an <see cref="UnknownMessageTypeException"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="true"/>: an event nobody can receive is almost always a wiring mistake.</value>
+    public bool RequireKnownEventTypes { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets a callback for every message that was not handled successfully: a handler failure, a drop by a
+    /// drop policy, a rejected enqueued command, or a message that could not be finished when the bus stopped.
+    /// The callback runs on the bus's thread: keep it short and do not block. An exception it throws is logged and ignored.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (each case is still logged and counted).</value>
+    public Action<UndeliveredMessage>? OnUndelivered { get; set; }
+
+    internal IEnumerable<string> Validate()
+    {
+        if (DefaultCapacity is < 1 or > MaxCapacity)
+        {
+            yield return $"EventBusOptions.DefaultCapacity must be between 1 and {MaxCapacity}; it is {DefaultCapacity}.";
+        }
+
+        if (!Enum.IsDefined(DefaultFullPolicy))
+        {
+            yield return $"EventBusOptions.DefaultFullPolicy must be one of {string.Join(", ", Enum.GetNames<FullPolicy>())}; it is {(int)DefaultFullPolicy}.";
+        }
+
+        if (QueueWorkers is < 1 or > MaxWorkers)
+        {
+            yield return $"EventBusOptions.QueueWorkers must be between 1 and {MaxWorkers}; it is {QueueWorkers}.";
+        }
+
+        if (StopTimeout < TimeSpan.Zero || StopTimeout > TimeSpan.FromDays(1))
+        {
+            yield return $"EventBusOptions.StopTimeout must be between 00:00:00 and 1.00:00:00; it is {StopTimeout}.";
+        }
+    }
+}

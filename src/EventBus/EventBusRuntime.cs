@@ -1,0 +1,574 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Diagnostics;
+using EventBus.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EventBus;
+
+/// <summary>
+/// The in-memory bus: owns the topics (one per message type), routes commands, and runs the subscriptions' workers.
+/// </summary>
+/// <remarks>
+/// Topics are created when the bus is built for every concrete message type a handler declares or a topic declaration names,
+/// and on first publish for other types (an event whose handlers declare only a base type). Lookup by a sealed static type is
+/// one array read (<see cref="TypeSlot{T}"/>); otherwise by the runtime type in a dictionary, so that an event published as
+/// its interface (<c>IDomainEvent</c>) still reaches the handlers of its concrete type.
+/// </remarks>
+[DebuggerDisplay("EventBus: {_state}, {_topicsByType.Count} topic(s)")]
+internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl, IAsyncDisposable
+{
+    /// <summary>The subscription whose worker is running the current flow, if any (for deadlock detection).</summary>
+    internal static readonly AsyncLocal<Subscription?> CurrentSubscription = new();
+
+    private const int Created = 0, Running = 1, Stopping = 2, Stopped = 3;
+
+    private static readonly TimeSpan AbandonGracePeriod = TimeSpan.FromSeconds(2);
+
+    private readonly IServiceProvider _services;
+    private readonly EventBusRegistry _registry;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly FrozenDictionary<Type, CommandRoute> _commands;
+    private readonly ConcurrentDictionary<Type, Topic> _topicsByType = new();
+    private readonly Lock _topicsLock = new();
+    private readonly CancellationTokenSource _handlerCancellation = new();
+    private readonly List<UndeliveredMessage> _unfinished = [];
+    private Topic?[] _topicsBySlot = new Topic?[64];
+    private int _state;
+    private Task<StopReport>? _stopTask;
+
+    public EventBusRuntime(IServiceProvider services, EventBusRegistry registry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        _services = services;
+        _registry = registry;
+        _logger = (ILogger?)loggerFactory?.CreateLogger("EventBus") ?? NullLogger.Instance;
+        _time = timeProvider ?? TimeProvider.System;
+
+        Options = new EventBusOptions();
+        foreach (var configure in registry.ConfigureOptions)
+        {
+            configure(Options);
+        }
+
+        var failures = Options.Validate()
+            .Concat(registry.Topics.SelectMany(t => Validate(t.Value, $"topic '{MessageTypes.GetKey(t.Key)}'")))
+            .Concat(registry.HandlerOptions.SelectMany(h => Validate(h.Value, $"subscription '{MessageTypes.GetKey(h.Key)}'")))
+            .ToList();
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(EventBusOptions), failures);
+        }
+
+        var problems = new List<string>();
+        _commands = BuildCommandRoutes(problems);
+
+        // Topics for every concrete type known now, so that start-up reports configuration problems and the snapshot lists them.
+        var known = registry.EventHandlers.Select(h => h.MessageType).Concat(registry.Topics.Keys)
+            .Where(t => !t.IsAbstract && !t.IsInterface && !MessageTypes.IsCommand(t))
+            .Distinct();
+        foreach (var type in known)
+        {
+            try
+            {
+                GetOrCreateTopic(type, isCommand: false);
+            }
+            catch (EventBusConfigurationException e)
+            {
+                problems.AddRange(e.Problems);
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new EventBusConfigurationException(problems);
+        }
+    }
+
+    public EventBusOptions Options { get; }
+
+    public bool IsRunning => Volatile.Read(ref _state) == Running;
+
+    internal CancellationToken HandlerCancellation => _handlerCancellation.Token;
+
+    public ValueTask PublishAsync<TEvent>(TEvent @event, CancellationToken cancellationToken = default) =>
+        PublishAsync(@event, null, cancellationToken);
+
+    public ValueTask PublishAsync<TEvent>(TEvent @event, PublishOptions? options, CancellationToken cancellationToken = default)
+    {
+        if (@event is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(@event));
+        }
+
+        var topic = GetTopic(@event);
+        if (topic.IsCommand)
+        {
+            ThrowHelper.ThrowCommandPublished(topic.MessageType);
+        }
+
+        return topic.PublishAsync(@event, CreateContext(topic.Name, options), cancellationToken);
+    }
+
+    public ValueTask PublishBatchAsync<TEvent>(IReadOnlyList<TEvent> events, PublishOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        if (events.Count == 0)
+        {
+            return default;
+        }
+
+        // A batch may mix runtime types (IDomainEvent): group by topic, keeping order within each topic. Each topic accepts
+        // its part atomically; a batch of one runtime type (the common case) is therefore atomic as a whole.
+        var groups = new List<(Topic Topic, List<object> Messages)>();
+        foreach (var item in events)
+        {
+            if (item is null)
+            {
+                throw new ArgumentNullException(nameof(events), "A batch cannot contain null events.");
+            }
+
+            var topic = GetTopic(item);
+            if (topic.IsCommand)
+            {
+                ThrowHelper.ThrowCommandPublished(topic.MessageType);
+            }
+
+            var index = groups.FindIndex(g => g.Topic == topic);
+            if (index < 0)
+            {
+                groups.Add((topic, [item]));
+            }
+            else
+            {
+                groups[index].Messages.Add(item);
+            }
+        }
+
+        return groups.Count == 1
+            ? PublishGroup(groups[0].Topic, groups[0].Messages, options, cancellationToken)
+            : PublishGroupsAsync(groups, options, cancellationToken);
+    }
+
+    public ValueTask<CommandResult> SendAsync(ICommand command, CancellationToken cancellationToken = default)
+    {
+        var pending = SendCore<VoidResult>(command, cancellationToken);
+        return pending.IsCompletedSuccessfully ? ValueTask.FromResult(ToVoid(pending.Result)) : AwaitVoid(pending);
+
+        static async ValueTask<CommandResult> AwaitVoid(ValueTask<CommandResult<VoidResult>> pending) => ToVoid(await pending.ConfigureAwait(false));
+        static CommandResult ToVoid(CommandResult<VoidResult> result) => result.IsAccepted ? CommandResult.Accepted : result.Rejection;
+    }
+
+    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default) =>
+        SendCore<TResult>(command, cancellationToken);
+
+    public async ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default)
+    {
+        var result = await SendAsync(command, cancellationToken).ConfigureAwait(false);
+        if (!result.IsAccepted)
+        {
+            throw new CommandRejectedException(command.GetType(), result.Rejection);
+        }
+    }
+
+    public async ValueTask<TResult> InvokeAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default)
+    {
+        var result = await SendAsync(command, cancellationToken).ConfigureAwait(false);
+        return result.IsAccepted ? result.Value : throw new CommandRejectedException(command.GetType(), result.Rejection);
+    }
+
+    public ValueTask EnqueueAsync<TCommand>(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where TCommand : class
+    {
+        if (command is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(command));
+        }
+
+        var topic = GetTopic(command);
+        if (!topic.IsCommand)
+        {
+            ThrowHelper.ThrowEventEnqueued(topic.MessageType);
+        }
+
+        return topic.PublishAsync(command, CreateContext(topic.Name, options), cancellationToken);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_topicsLock)
+        {
+            switch (_state)
+            {
+                case Running:
+                    return Task.CompletedTask;
+                case Stopping or Stopped:
+                    throw new InvalidOperationException("The event bus was stopped; a stopped bus cannot be restarted. Build a new service provider to start again.");
+            }
+
+            foreach (var topic in _topicsByType.Values)
+            {
+                foreach (var subscription in topic.Subscriptions)
+                {
+                    subscription.Start();
+                }
+            }
+
+            Volatile.Write(ref _state, Running);
+            Log.BusStarted(_logger, _topicsByType.Count, _topicsByType.Values.Sum(t => t.Subscriptions.Length), _commands.Count);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<StopReport> StopAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_topicsLock)
+        {
+            return _stopTask ??= StopCoreAsync(cancellationToken);
+        }
+    }
+
+    public IReadOnlyList<SubscriptionSnapshot> GetSnapshot() =>
+        _topicsByType.Values.SelectMany(t => t.Subscriptions).Select(s => s.GetSnapshot())
+            .OrderBy(s => s.Topic, StringComparer.Ordinal).ThenBy(s => s.Subscription, StringComparer.Ordinal).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _handlerCancellation.Dispose();
+    }
+
+    internal void ReportUndelivered(UndeliveredMessage message)
+    {
+        var context = message.Context;
+        switch (message.Reason)
+        {
+            case UndeliveredReason.HandlerFailed:
+                Log.HandlerFailed(_logger, message.Subscription, context.MessageType, context.MessageId, context.DeliveryCount, message.Exception);
+                break;
+            case UndeliveredReason.DroppedOldest or UndeliveredReason.DroppedNewest:
+                Log.MessageDropped(_logger, message.Subscription, context.MessageType, context.MessageId, message.Reason);
+                break;
+            case UndeliveredReason.CommandRejected:
+                Log.CommandRejected(_logger, context.MessageType, context.MessageId, ((CommandRejectedException)message.Exception!).Rejection.Reason);
+                break;
+            default:
+                Log.MessageUnfinished(_logger, message.Subscription, context.MessageType, context.MessageId, message.Reason);
+                break;
+        }
+
+        if (Options.OnUndelivered is { } callback)
+        {
+            try
+            {
+                callback(message);
+            }
+            catch (Exception e)
+            {
+                Log.UndeliveredCallbackFailed(_logger, context.MessageType, context.MessageId, e);
+            }
+        }
+    }
+
+    internal void AddUnfinished(UndeliveredMessage message)
+    {
+        lock (_unfinished)
+        {
+            _unfinished.Add(message);
+        }
+    }
+
+    private static IEnumerable<string> Validate(SubscriptionOptions options, string owner)
+    {
+        if (options.Mode is { } mode && !Enum.IsDefined(mode))
+        {
+            yield return $"SubscriptionOptions.Mode of {owner} must be Broadcast or Queue; it is {(int)mode}.";
+        }
+
+        if (options.Workers is < 1 or > EventBusOptions.MaxWorkers)
+        {
+            yield return $"SubscriptionOptions.Workers of {owner} must be between 1 and {EventBusOptions.MaxWorkers}; it is {options.Workers}.";
+        }
+
+        if (options.Mode == DeliveryMode.Broadcast && options.Workers > 1)
+        {
+            yield return $"SubscriptionOptions.Workers of {owner} is {options.Workers}, but Broadcast mode delivers in order with one worker; use Mode = Queue for competing workers.";
+        }
+
+        if (options.Capacity is < 1 or > EventBusOptions.MaxCapacity)
+        {
+            yield return $"SubscriptionOptions.Capacity of {owner} must be between 1 and {EventBusOptions.MaxCapacity}; it is {options.Capacity}.";
+        }
+
+        if (options.FullPolicy is { } policy && !Enum.IsDefined(policy))
+        {
+            yield return $"SubscriptionOptions.FullPolicy of {owner} must be one of {string.Join(", ", Enum.GetNames<FullPolicy>())}; it is {(int)policy}.";
+        }
+    }
+
+    private FrozenDictionary<Type, CommandRoute> BuildCommandRoutes(List<string> problems)
+    {
+        var routes = new Dictionary<Type, CommandRoute>();
+        foreach (var group in _registry.CommandHandlers.GroupBy(h => h.CommandType))
+        {
+            var handlers = group.ToList();
+            if (handlers.Count > 1)
+            {
+                problems.Add($"The command '{group.Key.FullName}' has {handlers.Count} handlers ({string.Join(", ", handlers.Select(h => h.HandlerType.FullName))}); a command must have exactly one.");
+                continue;
+            }
+
+            var registration = handlers[0];
+            routes[group.Key] = registration.CreateRoute(new InvokerContext(_services, registration.HandlerType, registration.Lifetime, MiddlewareFor(group.Key)));
+        }
+
+        foreach (var command in _registry.KnownCommandTypes.Where(t => !routes.ContainsKey(t) && !_registry.CommandHandlers.Exists(h => h.CommandType == t)).OrderBy(t => t.FullName, StringComparer.Ordinal))
+        {
+            problems.Add($"The command '{command.FullName}' has no handler; a command must have exactly one (implement ICommandHandler<{command.Name}> or ICommandHandler<{command.Name}, TResult>).");
+        }
+
+        return routes.ToFrozenDictionary();
+    }
+
+    private MiddlewareRegistration[] MiddlewareFor(Type messageType) =>
+        _registry.Middleware.Count == 0 ? MiddlewarePipeline.None : [.. _registry.Middleware];
+
+    private MessageContext CreateContext(string messageType, PublishOptions? options)
+    {
+        var now = _time.GetUtcNow();
+        return new MessageContext(MessageId.NewId(now), messageType, now, options?.CorrelationId, options?.CausationId, options?.Headers, options?.PartitionKey);
+    }
+
+    private ValueTask<CommandResult<TResult>> SendCore<TResult>(object command, CancellationToken cancellationToken)
+    {
+        if (command is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(command));
+        }
+
+        if (Volatile.Read(ref _state) >= Stopping)
+        {
+            ThrowHelper.ThrowStopped();
+        }
+
+        if (!_commands.TryGetValue(command.GetType(), out var route))
+        {
+            ThrowHelper.ThrowUnknownCommand(command.GetType());
+        }
+
+        var now = _time.GetUtcNow();
+        var context = new MessageContext(MessageId.NewId(now), route.Topic, now, null, null, null, null);
+        return ((ICommandSender<TResult>)route).SendAsync(command, context, cancellationToken);
+    }
+
+    private Topic GetTopic<T>(T message)
+    {
+        // For a sealed static type the runtime type is known: one array read. Otherwise look up the runtime type.
+        if (TypeSlot<T>.IsExact)
+        {
+            var slots = Volatile.Read(ref _topicsBySlot);
+            var index = TypeSlot<T>.Index;
+            if ((uint)index < (uint)slots.Length && slots[index] is { } cached)
+            {
+                return cached;
+            }
+        }
+
+        var type = message!.GetType();
+        if (!_topicsByType.TryGetValue(type, out var topic))
+        {
+            topic = GetOrCreateTopic(type, MessageTypes.IsCommand(type));
+        }
+
+        if (TypeSlot<T>.IsExact)
+        {
+            CacheSlot(TypeSlot<T>.Index, topic);
+        }
+
+        return topic;
+    }
+
+    private void CacheSlot(int index, Topic topic)
+    {
+        lock (_topicsLock)
+        {
+            var slots = _topicsBySlot;
+            if (index >= slots.Length)
+            {
+                Array.Resize(ref slots, Math.Max(index + 1, slots.Length * 2));
+            }
+
+            slots[index] = topic;
+            Volatile.Write(ref _topicsBySlot, slots);
+        }
+    }
+
+    private Topic GetOrCreateTopic(Type type, bool isCommand)
+    {
+        lock (_topicsLock)
+        {
+            if (_topicsByType.TryGetValue(type, out var existing))
+            {
+                return existing;
+            }
+
+            var topic = new Topic(type, isCommand);
+            var subscriptions = isCommand ? CreateCommandSubscription(topic) : CreateEventSubscriptions(topic);
+            topic.Initialize(subscriptions);
+            if (_state == Running)
+            {
+                foreach (var subscription in subscriptions)
+                {
+                    subscription.Start();
+                }
+            }
+            else if (_state >= Stopping)
+            {
+                topic.Complete();
+            }
+
+            _topicsByType[type] = topic;
+            return topic;
+        }
+    }
+
+    private Subscription[] CreateCommandSubscription(Topic topic)
+    {
+        if (!_commands.TryGetValue(topic.MessageType, out var route))
+        {
+            ThrowHelper.ThrowUnknownCommand(topic.MessageType);
+        }
+
+        return [CreateSubscription(topic, route.Context.HandlerType, route.CreateQueueInvoker(), DeliveryMode.Queue)];
+    }
+
+    private Subscription[] CreateEventSubscriptions(Topic topic)
+    {
+        // One subscription per handler type. A handler implementing several matching IEventHandler<> interfaces (its event and a
+        // base interface) is subscribed once, through the most specific one, so it never runs twice for one event.
+        var chosen = new Dictionary<Type, EventHandlerRegistration>();
+        foreach (var registration in _registry.EventHandlers)
+        {
+            if (!registration.MessageType.IsAssignableFrom(topic.MessageType))
+            {
+                continue;
+            }
+
+            if (!chosen.TryGetValue(registration.HandlerType, out var current) || current.MessageType.IsAssignableFrom(registration.MessageType))
+            {
+                chosen[registration.HandlerType] = registration;
+            }
+        }
+
+        if (chosen.Count == 0 && Options.RequireKnownEventTypes && !_registry.Topics.ContainsKey(topic.MessageType))
+        {
+            ThrowHelper.ThrowUnknownEvent(topic.MessageType);
+        }
+
+        return chosen.Values
+            .Select(r => CreateSubscription(topic, r.HandlerType, r.CreateInvoker(new InvokerContext(_services, r.HandlerType, r.Lifetime, MiddlewareFor(topic.MessageType))), DeliveryMode.Broadcast))
+            .ToArray();
+    }
+
+    private Subscription CreateSubscription(Topic topic, Type handlerType, HandlerInvoker invoker, DeliveryMode defaultMode)
+    {
+        var options = new SubscriptionOptions();
+        options.Apply(_registry.Topics.GetValueOrDefault(topic.MessageType));
+        options.Apply(_registry.HandlerOptions.GetValueOrDefault(handlerType));
+        var mode = options.Mode ?? defaultMode;
+        var workers = options.Workers ?? (mode == DeliveryMode.Queue ? Options.QueueWorkers : 1);
+        var name = MessageTypes.GetKey(handlerType);
+        if (mode == DeliveryMode.Broadcast && workers != 1)
+        {
+            throw new EventBusConfigurationException([$"Subscription '{name}' on topic '{topic.Name}' has Workers = {workers} in Broadcast mode, which delivers in order with one worker; set Mode = Queue for competing workers."]);
+        }
+
+        return new Subscription(this, topic, name, invoker, mode, workers, options.Capacity ?? Options.DefaultCapacity, options.FullPolicy ?? Options.DefaultFullPolicy);
+    }
+
+    private ValueTask PublishGroup(Topic topic, List<object> messages, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        var contexts = new MessageContext[messages.Count];
+        for (var i = 0; i < contexts.Length; i++)
+        {
+            contexts[i] = CreateContext(topic.Name, options);
+        }
+
+        return topic.PublishBatchAsync([.. messages], contexts, cancellationToken);
+    }
+
+    private async ValueTask PublishGroupsAsync(List<(Topic Topic, List<object> Messages)> groups, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        foreach (var (topic, messages) in groups)
+        {
+            await PublishGroup(topic, messages, options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<StopReport> StopCoreAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield(); // leave the caller's lock before waiting
+        var started = _time.GetTimestamp();
+        var wasRunning = Interlocked.Exchange(ref _state, Stopping) == Running;
+        Topic[] topics;
+        lock (_topicsLock)
+        {
+            topics = [.. _topicsByType.Values];
+        }
+
+        foreach (var topic in topics)
+        {
+            topic.Complete();
+        }
+
+        var subscriptions = topics.SelectMany(t => t.Subscriptions).ToArray();
+        var drained = wasRunning;
+        if (wasRunning)
+        {
+            var all = Task.WhenAll(subscriptions.Select(s => s.Completion));
+            try
+            {
+                await all.WaitAsync(Options.StopTimeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                drained = false;
+                Log.StopTimedOut(_logger, Options.StopTimeout);
+                await _handlerCancellation.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    // Handlers that honour cancellation end now; one that ignores it is abandoned after a short grace period.
+                    await all.WaitAsync(AbandonGracePeriod, _time, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+        }
+
+        var unfinished = new List<UndeliveredMessage>();
+        if (!drained)
+        {
+            foreach (var subscription in subscriptions)
+            {
+                subscription.Abandon(unfinished);
+            }
+        }
+
+        lock (_unfinished)
+        {
+            unfinished.InsertRange(0, _unfinished);
+        }
+
+        drained = unfinished.Count == 0;
+        Volatile.Write(ref _state, Stopped);
+        var report = new StopReport(drained, _time.GetElapsedTime(started), unfinished);
+        Log.BusStopped(_logger, report.Elapsed, report.Drained, unfinished.Count);
+        return report;
+    }
+}

@@ -1,0 +1,246 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
+using EventBus.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace EventBus;
+
+/// <summary>
+/// Registers handlers, middleware, topics and options for the bus. Obtained from
+/// <see cref="EventBusServiceCollectionExtensions.AddEventBus(IServiceCollection, Action{EventBusBuilder})"/>.
+/// </summary>
+/// <remarks>
+/// Handlers are registered in the container under their own type with the lifetime given (scoped by default).
+/// Registering the same handler for the same message type twice (e.g. by a scan and explicitly) registers it once.
+/// </remarks>
+public sealed class EventBusBuilder
+{
+    private readonly HashSet<(Type Handler, Type Message)> _seen = [];
+
+    internal EventBusBuilder(IServiceCollection services, EventBusRegistry registry)
+    {
+        Services = services;
+        Registry = registry;
+    }
+
+    /// <summary>Gets the service collection the bus is registered in.</summary>
+    public IServiceCollection Services { get; }
+
+    internal EventBusRegistry Registry { get; }
+
+    /// <summary>Configures the bus-wide options.</summary>
+    /// <param name="configure">The configuration callback; it runs when the bus is built, and the result is validated then.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder Configure(Action<EventBusOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Registry.ConfigureOptions.Add(configure);
+        return this;
+    }
+
+    /// <summary>Registers <typeparamref name="THandler"/> as a handler of <typeparamref name="TEvent"/> (and of events derived from it).</summary>
+    /// <typeparam name="TEvent">The event type the handler declares (may be a base class or interface).</typeparam>
+    /// <typeparam name="THandler">The handler type.</typeparam>
+    /// <param name="lifetime">The handler's DI lifetime. A singleton handler with no scoped middleware is called without creating a DI scope.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder AddEventHandler<TEvent, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(ServiceLifetime lifetime = ServiceLifetime.Scoped)
+        where THandler : class, IEventHandler<TEvent>
+    {
+        ThrowIfCommand(typeof(TEvent), typeof(THandler));
+        if (_seen.Add((typeof(THandler), typeof(TEvent))))
+        {
+            Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
+            Registry.EventHandlers.Add(new EventHandlerRegistration(
+                typeof(THandler), typeof(TEvent), lifetime, static context => new EventHandlerInvoker<TEvent>(context)));
+        }
+
+        return this;
+    }
+
+    /// <summary>Registers <typeparamref name="THandler"/> as the handler of the command <typeparamref name="TCommand"/>, which returns no value.</summary>
+    /// <typeparam name="TCommand">The command type.</typeparam>
+    /// <typeparam name="THandler">The handler type.</typeparam>
+    /// <param name="lifetime">The handler's DI lifetime.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder AddCommandHandler<TCommand, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(ServiceLifetime lifetime = ServiceLifetime.Scoped)
+        where TCommand : ICommand
+        where THandler : class, ICommandHandler<TCommand>
+    {
+        if (_seen.Add((typeof(THandler), typeof(TCommand))))
+        {
+            Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
+            Registry.CommandHandlers.Add(new CommandHandlerRegistration(
+                typeof(THandler), typeof(TCommand), lifetime, static context => new CommandRoute<TCommand, VoidResult>(context, VoidCommandAdapter<TCommand>.Invoke)));
+        }
+
+        return this;
+    }
+
+    /// <summary>Registers <typeparamref name="THandler"/> as the handler of the command <typeparamref name="TCommand"/>, which returns a <typeparamref name="TResult"/>.</summary>
+    /// <typeparam name="TCommand">The command type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <typeparam name="THandler">The handler type.</typeparam>
+    /// <param name="lifetime">The handler's DI lifetime.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder AddCommandHandler<TCommand, TResult, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(ServiceLifetime lifetime = ServiceLifetime.Scoped)
+        where TCommand : ICommand<TResult>
+        where THandler : class, ICommandHandler<TCommand, TResult>
+    {
+        if (_seen.Add((typeof(THandler), typeof(TCommand))))
+        {
+            Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
+            Registry.CommandHandlers.Add(new CommandHandlerRegistration(
+                typeof(THandler), typeof(TCommand), lifetime, static context => new CommandRoute<TCommand, TResult>(context, ResultCommandAdapter<TCommand, TResult>.Invoke)));
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// Registers every concrete class of <paramref name="assembly"/> that implements <see cref="IEventHandler{TEvent}"/>,
+    /// <see cref="ICommandHandler{TCommand}"/> or <see cref="ICommandHandler{TCommand, TResult}"/>, and records every concrete
+    /// command type of the assembly so that a command without a handler is a start-up error.
+    /// </summary>
+    /// <param name="assembly">The assembly to scan.</param>
+    /// <param name="lifetime">The DI lifetime of the handlers found.</param>
+    /// <returns>This builder.</returns>
+    [RequiresUnreferencedCode("Assembly scanning finds handler types by reflection; register handlers explicitly for trimmed or AOT applications.")]
+    [RequiresDynamicCode("Assembly scanning closes generic registration methods at run time; register handlers explicitly for AOT applications.")]
+    public EventBusBuilder AddHandlersFromAssembly(Assembly assembly, ServiceLifetime lifetime = ServiceLifetime.Scoped)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        foreach (var type in assembly.GetTypes())
+        {
+            if (!type.IsClass || type.IsAbstract || type.ContainsGenericParameters)
+            {
+                continue;
+            }
+
+            foreach (var contract in type.GetInterfaces())
+            {
+                if (!contract.IsGenericType)
+                {
+                    if (contract == typeof(ICommand))
+                    {
+                        Registry.KnownCommandTypes.Add(type);
+                    }
+
+                    continue;
+                }
+
+                var definition = contract.GetGenericTypeDefinition();
+                var arguments = contract.GetGenericArguments();
+                string? method = null;
+                Type[]? typeArguments = null;
+                if (definition == typeof(ICommand<>))
+                {
+                    Registry.KnownCommandTypes.Add(type);
+                }
+                else if (definition == typeof(IEventHandler<>))
+                {
+                    (method, typeArguments) = (nameof(AddEventHandler), [arguments[0], type]);
+                }
+                else if (definition == typeof(ICommandHandler<>))
+                {
+                    (method, typeArguments) = (nameof(AddCommandHandler), [arguments[0], type]);
+                }
+                else if (definition == typeof(ICommandHandler<,>))
+                {
+                    (method, typeArguments) = (nameof(AddCommandHandler), [arguments[0], arguments[1], type]);
+                }
+
+                if (method is not null)
+                {
+                    var register = typeof(EventBusBuilder).GetMethods()
+                        .Single(m => m.Name == method && m.GetGenericArguments().Length == typeArguments!.Length)
+                        .MakeGenericMethod(typeArguments!);
+                    try
+                    {
+                        register.Invoke(this, [lifetime]);
+                    }
+                    catch (TargetInvocationException e) when (e.InnerException is not null)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+                    }
+                }
+            }
+        }
+
+        return this;
+    }
+
+    /// <summary>Registers the handlers of the assembly that contains <typeparamref name="T"/>; see <see cref="AddHandlersFromAssembly(Assembly, ServiceLifetime)"/>.</summary>
+    /// <typeparam name="T">Any type of the assembly to scan.</typeparam>
+    /// <param name="lifetime">The DI lifetime of the handlers found.</param>
+    /// <returns>This builder.</returns>
+    [RequiresUnreferencedCode("Assembly scanning finds handler types by reflection; register handlers explicitly for trimmed or AOT applications.")]
+    [RequiresDynamicCode("Assembly scanning closes generic registration methods at run time; register handlers explicitly for AOT applications.")]
+    public EventBusBuilder AddHandlersFromAssemblyContaining<T>(ServiceLifetime lifetime = ServiceLifetime.Scoped) =>
+        AddHandlersFromAssembly(typeof(T).Assembly, lifetime);
+
+    /// <summary>
+    /// Declares <typeparamref name="TMessage"/> as a topic and sets defaults for its subscriptions (mode, workers, capacity, full policy).
+    /// A declared event topic accepts publishes even when no handler subscribes to it.
+    /// </summary>
+    /// <typeparam name="TMessage">The message type (an event, or a command for its enqueue queue).</typeparam>
+    /// <param name="configure">Sets the defaults of the topic's subscriptions, or <see langword="null"/>.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder AddTopic<TMessage>(Action<SubscriptionOptions>? configure = null)
+    {
+        if (!Registry.Topics.TryGetValue(typeof(TMessage), out var options))
+        {
+            Registry.Topics[typeof(TMessage)] = options = new SubscriptionOptions();
+        }
+
+        configure?.Invoke(options);
+        return this;
+    }
+
+    /// <summary>Sets the options of every subscription of the handler <typeparamref name="THandler"/>; they win over topic and bus defaults.</summary>
+    /// <typeparam name="THandler">The handler type.</typeparam>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder ConfigureSubscription<THandler>(Action<SubscriptionOptions> configure)
+        where THandler : class
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        if (!Registry.HandlerOptions.TryGetValue(typeof(THandler), out var options))
+        {
+            Registry.HandlerOptions[typeof(THandler)] = options = new SubscriptionOptions();
+        }
+
+        configure(options);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a middleware to the handler pipeline of every subscription and every sent command. Middleware runs in registration
+    /// order (the first added is the outermost) and is resolved from the delivery's DI scope.
+    /// </summary>
+    /// <typeparam name="TMiddleware">An <see cref="IMessageMiddleware"/> (derive from <see cref="MessageMiddleware{TMessage}"/> to target one message type).</typeparam>
+    /// <param name="lifetime">The middleware's DI lifetime.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder UseMiddleware<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TMiddleware>(ServiceLifetime lifetime = ServiceLifetime.Transient)
+        where TMiddleware : class, IMessageMiddleware
+    {
+        if (Registry.Middleware.Exists(m => m.MiddlewareType == typeof(TMiddleware)))
+        {
+            throw new ArgumentException($"The middleware '{typeof(TMiddleware).FullName}' is already in the pipeline; add each middleware once.", nameof(TMiddleware));
+        }
+
+        Services.TryAdd(new ServiceDescriptor(typeof(TMiddleware), typeof(TMiddleware), lifetime));
+        Registry.Middleware.Add(new MiddlewareRegistration(typeof(TMiddleware), lifetime));
+        return this;
+    }
+
+    private static void ThrowIfCommand(Type messageType, Type handlerType)
+    {
+        if (MessageTypes.IsCommand(messageType))
+        {
+            throw new ArgumentException(
+                $"'{handlerType.FullName}' handles '{messageType.FullName}' as an event, but it is a command (it implements ICommand). Implement ICommandHandler<> and register it with AddCommandHandler.",
+                nameof(messageType));
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using EventBus.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace EventBus;
+
+/// <summary>Registers the event bus in an <see cref="IServiceCollection"/>.</summary>
+public static class EventBusServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the event bus: <see cref="IEventBus"/>, <see cref="ICommandBus"/> and <see cref="IEventBusControl"/> as one singleton,
+    /// and a hosted service that starts it with the host and stops it (draining) when the host stops.
+    /// Call it once; a second call adds to the same bus.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Registers handlers, middleware, topics and options.</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddEventBus(this IServiceCollection services, Action<EventBusBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+
+        var builder = services.LastOrDefault(d => d.ServiceType == typeof(EventBusBuilder))?.ImplementationInstance as EventBusBuilder;
+        if (builder is null)
+        {
+            builder = new EventBusBuilder(services, new EventBusRegistry());
+            services.AddSingleton(builder);
+            services.AddSingleton(builder.Registry);
+            services.TryAddSingleton<EventBusRuntime>();
+            services.TryAddSingleton<IEventBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.TryAddSingleton<ICommandBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.TryAddSingleton<IEventBusControl>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.AddHostedService<EventBusHostedService>();
+        }
+
+        configure(builder);
+        return services;
+    }
+}

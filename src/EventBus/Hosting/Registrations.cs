@@ -1,0 +1,42 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EventBus.Hosting;
+
+/// <summary>An event handler registration: the handler type, the message type it declares, and how to call it.</summary>
+/// <remarks>The invoker factory is a closed generic built where the types are known statically, so dispatch needs no reflection.</remarks>
+internal sealed record EventHandlerRegistration(
+    Type HandlerType,
+    Type MessageType,
+    ServiceLifetime Lifetime,
+    Func<InvokerContext, HandlerInvoker> CreateInvoker);
+
+/// <summary>A command handler registration.</summary>
+internal sealed record CommandHandlerRegistration(
+    Type HandlerType,
+    Type CommandType,
+    ServiceLifetime Lifetime,
+    Func<InvokerContext, CommandRoute> CreateRoute);
+
+/// <summary>A middleware registration, in pipeline order.</summary>
+internal sealed record MiddlewareRegistration(Type MiddlewareType, ServiceLifetime Lifetime);
+
+/// <summary>Everything <see cref="EventBusBuilder"/> collected; read once when the bus is built.</summary>
+internal sealed class EventBusRegistry
+{
+    public List<EventHandlerRegistration> EventHandlers { get; } = [];
+
+    public List<CommandHandlerRegistration> CommandHandlers { get; } = [];
+
+    /// <summary>Command types found by assembly scanning; each must have exactly one handler.</summary>
+    public HashSet<Type> KnownCommandTypes { get; } = [];
+
+    /// <summary>Topics declared explicitly, with their subscription defaults.</summary>
+    public Dictionary<Type, SubscriptionOptions> Topics { get; } = [];
+
+    /// <summary>Per handler type subscription options.</summary>
+    public Dictionary<Type, SubscriptionOptions> HandlerOptions { get; } = [];
+
+    public List<MiddlewareRegistration> Middleware { get; } = [];
+
+    public List<Action<EventBusOptions>> ConfigureOptions { get; } = [];
+}

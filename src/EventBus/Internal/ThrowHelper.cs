@@ -1,0 +1,39 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace EventBus;
+
+/// <summary>Every exception the bus throws on its hot paths, with its full-sentence message, in one place.</summary>
+internal static class ThrowHelper
+{
+    [DoesNotReturn]
+    public static void ThrowArgumentNull(string paramName) =>
+        throw new ArgumentNullException(paramName, "A message cannot be null: publish or send an instance of a message type.");
+
+    [DoesNotReturn]
+    public static void ThrowStopped() =>
+        throw new ObjectDisposedException(nameof(IEventBus), "The event bus has been stopped and accepts no more messages. Publish before IEventBusControl.StopAsync (or the host's shutdown) is called.");
+
+    [DoesNotReturn]
+    public static void ThrowCommandPublished(Type type) =>
+        throw new ArgumentException($"'{type.FullName}' is a command (it implements ICommand); commands have exactly one handler and are sent with ICommandBus.SendAsync, InvokeAsync or EnqueueAsync, not published as events.", "event");
+
+    [DoesNotReturn]
+    public static void ThrowEventEnqueued(Type type) =>
+        throw new ArgumentException($"'{type.FullName}' is not a command (it implements neither ICommand nor ICommand<TResult>); publish events with IEventBus.PublishAsync.", "command");
+
+    [DoesNotReturn]
+    public static void ThrowUnknownCommand(Type type) =>
+        throw new UnknownMessageTypeException(type, $"No handler is registered for the command '{type.FullName}'. Register one with AddCommandHandler<{type.Name}, ...>() or AddHandlersFromAssembly in AddEventBus.");
+
+    [DoesNotReturn]
+    public static void ThrowUnknownEvent(Type type) =>
+        throw new UnknownMessageTypeException(type, $"No handler subscribes to the event '{type.FullName}' (nor to any of its base types or interfaces), so publishing it would reach nobody. Register a handler, declare the topic with AddTopic<{type.Name}>(), or set EventBusOptions.RequireKnownEventTypes to false.");
+
+    [DoesNotReturn]
+    public static void ThrowSelfDeadlock(string topic, string subscription) =>
+        throw new InvalidOperationException($"A handler of subscription '{subscription}' published to topic '{topic}', whose buffer for that same subscription is full; waiting would deadlock, because only this handler's worker drains that buffer. Raise the subscription's Capacity, use FullPolicy.FailFast or a drop policy, or publish from outside the handler (e.g. enqueue a command).");
+
+    [DoesNotReturn]
+    public static void ThrowBatchTooLarge(string topic, string subscription, int capacity, int count) =>
+        throw new ArgumentException($"A batch of {count} events can never be accepted whole by subscription '{subscription}' on topic '{topic}', whose capacity is {capacity}. Split the batch or raise the capacity.", "events");
+}
