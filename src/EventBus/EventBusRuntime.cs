@@ -58,6 +58,18 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             .Concat(registry.Topics.SelectMany(t => Validate(t.Value, $"topic '{MessageTypes.GetKey(t.Key)}'")))
             .Concat(registry.HandlerOptions.SelectMany(h => Validate(h.Value, $"subscription '{MessageTypes.GetKey(h.Key)}'")))
             .ToList();
+
+        // The effective options of every subscription known now (handler over topic over bus defaults) must be valid too.
+        if (failures.Count == 0)
+        {
+            failures.AddRange(registry.EventHandlers
+                .Where(h => !h.MessageType.IsAbstract && !h.MessageType.IsInterface)
+                .Select(h => ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast).Error)
+                .Concat(registry.CommandHandlers.Select(h => ResolveOptions(h.CommandType, h.HandlerType, DeliveryMode.Queue).Error))
+                .OfType<string>()
+                .Distinct());
+        }
+
         if (failures.Count > 0)
         {
             throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(EventBusOptions), failures);
@@ -477,18 +489,27 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
 
     private Subscription CreateSubscription(Topic topic, Type handlerType, HandlerInvoker invoker, DeliveryMode defaultMode)
     {
+        var (mode, workers, capacity, policy, error) = ResolveOptions(topic.MessageType, handlerType, defaultMode);
+        if (error is not null)
+        {
+            throw new OptionsValidationException(MessageTypes.GetKey(handlerType), typeof(SubscriptionOptions), [error]);
+        }
+
+        return new Subscription(this, topic, MessageTypes.GetKey(handlerType), invoker, mode, workers, capacity, policy);
+    }
+
+    /// <summary>The effective options of a subscription: the handler's over the topic's over the bus defaults.</summary>
+    private (DeliveryMode Mode, int Workers, int Capacity, FullPolicy Policy, string? Error) ResolveOptions(Type messageType, Type handlerType, DeliveryMode defaultMode)
+    {
         var options = new SubscriptionOptions();
-        options.Apply(_registry.Topics.GetValueOrDefault(topic.MessageType));
+        options.Apply(_registry.Topics.GetValueOrDefault(messageType));
         options.Apply(_registry.HandlerOptions.GetValueOrDefault(handlerType));
         var mode = options.Mode ?? defaultMode;
         var workers = options.Workers ?? (mode == DeliveryMode.Queue ? Options.QueueWorkers : 1);
-        var name = MessageTypes.GetKey(handlerType);
-        if (mode == DeliveryMode.Broadcast && workers != 1)
-        {
-            throw new EventBusConfigurationException([$"Subscription '{name}' on topic '{topic.Name}' has Workers = {workers} in Broadcast mode, which delivers in order with one worker; set Mode = Queue for competing workers."]);
-        }
-
-        return new Subscription(this, topic, name, invoker, mode, workers, options.Capacity ?? Options.DefaultCapacity, options.FullPolicy ?? Options.DefaultFullPolicy);
+        var error = mode == DeliveryMode.Broadcast && workers != 1
+            ? $"SubscriptionOptions.Workers of subscription '{MessageTypes.GetKey(handlerType)}' on topic '{MessageTypes.GetKey(messageType)}' is {workers}, but its Mode is Broadcast, which delivers in order with one worker; set Mode = DeliveryMode.Queue for competing workers."
+            : null;
+        return (mode, workers, options.Capacity ?? Options.DefaultCapacity, options.FullPolicy ?? Options.DefaultFullPolicy, error);
     }
 
     private ValueTask PublishGroup(Topic topic, List<object> messages, PublishOptions? options, CancellationToken cancellationToken)
@@ -539,6 +560,11 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             {
                 drained = false;
                 Log.StopTimedOut(_logger, Options.StopTimeout);
+                foreach (var subscription in subscriptions)
+                {
+                    subscription.StopTaking();
+                }
+
                 await _handlerCancellation.CancelAsync().ConfigureAwait(false);
                 try
                 {
@@ -556,7 +582,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         {
             foreach (var subscription in subscriptions)
             {
-                subscription.Abandon(unfinished);
+                subscription.CollectUnfinished(unfinished);
             }
         }
 

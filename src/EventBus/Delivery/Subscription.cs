@@ -145,8 +145,11 @@ internal sealed class Subscription
         Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
     }
 
-    /// <summary>After the stop timeout: workers stop taking messages; returns what is left in the buffer and what is stuck in flight.</summary>
-    public void Abandon(List<UndeliveredMessage> unfinished)
+    /// <summary>After the stop timeout, before handlers are cancelled: workers finish their current message and take no more.</summary>
+    public void StopTaking() => _abandoned = true;
+
+    /// <summary>After the grace period: reports what is left in the buffer and what is still stuck in flight.</summary>
+    public void CollectUnfinished(List<UndeliveredMessage> unfinished)
     {
         _abandoned = true;
         while (_channel.Reader.TryRead(out var envelope))
