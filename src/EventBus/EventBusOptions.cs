@@ -25,6 +25,22 @@ public sealed class EventBusOptions
     /// <value>The default value is 30 seconds. Range: zero to one day.</value>
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Gets or sets the redelivery policy of subscriptions that do not set their own.</summary>
+    /// <value>The default value is a policy with <see cref="RedeliveryOptions.MaxDeliveries"/> = 1: a failure is dead-lettered at once.</value>
+    public RedeliveryOptions DefaultRedelivery { get; set; } = new();
+
+    /// <summary>Gets or sets the handler timeout of subscriptions that do not set their own.</summary>
+    /// <value>The default value is <see langword="null"/> (no timeout). Range: 1 ms to one day.</value>
+    public TimeSpan? DefaultHandlerTimeout { get; set; }
+
+    /// <summary>Gets or sets how long a worker still waits for a handler that ignored its timed-out cancellation token before abandoning it.</summary>
+    /// <value>The default value is 5 seconds. Range: zero to one hour.</value>
+    public TimeSpan HandlerTimeoutGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Gets or sets how many dead letters each subscription keeps by default.</summary>
+    /// <value>The default value is 10,000. Range: 0 to 1,048,576.</value>
+    public int DefaultDeadLetterCapacity { get; set; } = 10_000;
+
     /// <summary>
     /// Gets or sets a value indicating whether publishing an event type that no handler subscribes to (and that was not
     /// declared with <see cref="EventBusBuilder.AddTopic{TMessage}(Action{SubscriptionOptions}?)"/>) throws an <see cref="UnknownMessageTypeException"/>.
@@ -55,6 +71,33 @@ public sealed class EventBusOptions
         if (QueueWorkers is < 1 or > MaxWorkers)
         {
             yield return $"EventBusOptions.QueueWorkers must be between 1 and {MaxWorkers}; it is {QueueWorkers}.";
+        }
+
+        if (DefaultRedelivery is null)
+        {
+            yield return "EventBusOptions.DefaultRedelivery must not be null.";
+        }
+        else
+        {
+            foreach (var failure in DefaultRedelivery.Validate("EventBusOptions.DefaultRedelivery"))
+            {
+                yield return failure;
+            }
+        }
+
+        if (DefaultHandlerTimeout is { } timeout && (timeout < TimeSpan.FromMilliseconds(1) || timeout > TimeSpan.FromDays(1)))
+        {
+            yield return $"EventBusOptions.DefaultHandlerTimeout must be between 00:00:00.001 and 1.00:00:00; it is {timeout}.";
+        }
+
+        if (HandlerTimeoutGracePeriod < TimeSpan.Zero || HandlerTimeoutGracePeriod > TimeSpan.FromHours(1))
+        {
+            yield return $"EventBusOptions.HandlerTimeoutGracePeriod must be between 00:00:00 and 01:00:00; it is {HandlerTimeoutGracePeriod}.";
+        }
+
+        if (DefaultDeadLetterCapacity is < 0 or > MaxCapacity)
+        {
+            yield return $"EventBusOptions.DefaultDeadLetterCapacity must be between 0 and {MaxCapacity}; it is {DefaultDeadLetterCapacity}.";
         }
 
         if (StopTimeout < TimeSpan.Zero || StopTimeout > TimeSpan.FromDays(1))

@@ -19,7 +19,7 @@ namespace EventBus;
 /// its interface (<c>IDomainEvent</c>) still reaches the handlers of its concrete type.
 /// </remarks>
 [DebuggerDisplay("EventBus: {_state}, {_topicsByType.Count} topic(s)")]
-internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl, IAsyncDisposable
+internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl, IDeadLetterQueue, IAsyncDisposable
 {
     /// <summary>The subscription whose worker is running the current flow, if any (for deadlock detection).</summary>
     internal static readonly AsyncLocal<Subscription?> CurrentSubscription = new();
@@ -36,6 +36,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     private readonly ConcurrentDictionary<Type, Topic> _topicsByType = new();
     private readonly Lock _topicsLock = new();
     private readonly CancellationTokenSource _handlerCancellation = new();
+    private readonly CancellationTokenSource _stopping = new();
     private readonly List<UndeliveredMessage> _unfinished = [];
     private Topic?[] _topicsBySlot = new Topic?[64];
     private int _state;
@@ -105,6 +106,17 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     public bool IsRunning => Volatile.Read(ref _state) == Running;
 
     internal CancellationToken HandlerCancellation => _handlerCancellation.Token;
+
+    /// <summary>Gets a token cancelled when a stop begins (delayed redeliveries stop waiting).</summary>
+    internal CancellationToken StoppingToken => _stopping.Token;
+
+    internal bool IsStopping => Volatile.Read(ref _state) >= Stopping;
+
+    internal TimeProvider TimeProvider => _time;
+
+    internal ILogger Logger => _logger;
+
+    public int Count => AllSubscriptions().Sum(s => s.DeadLetters.Count);
 
     public ValueTask PublishAsync<TEvent>(TEvent @event, CancellationToken cancellationToken = default) =>
         PublishAsync(@event, null, cancellationToken);
@@ -249,11 +261,59 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         _topicsByType.Values.SelectMany(t => t.Subscriptions).Select(s => s.GetSnapshot())
             .OrderBy(s => s.Topic, StringComparer.Ordinal).ThenBy(s => s.Subscription, StringComparer.Ordinal).ToList();
 
+    public IReadOnlyList<DeadLetter> GetDeadLetters(string? subscription = null) =>
+        AllSubscriptions().Where(s => subscription is null || s.Name == subscription)
+            .SelectMany(s => s.DeadLetters.Snapshot())
+            .OrderBy(d => d.LastFailure).ThenBy(d => d.MessageId)
+            .ToList();
+
+    public async ValueTask<int> RedriveAsync(Func<DeadLetter, bool>? predicate = null, CancellationToken cancellationToken = default)
+    {
+        if (IsStopping)
+        {
+            ThrowHelper.ThrowStopped();
+        }
+
+        var redriven = 0;
+        foreach (var subscription in AllSubscriptions())
+        {
+            var taken = subscription.DeadLetters.Take(predicate);
+            var index = 0;
+            try
+            {
+                for (; index < taken.Count; index++)
+                {
+                    while (!subscription.TryRequeue(taken[index]))
+                    {
+                        await subscription.WaitForRoomAsync(1, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    redriven++;
+                }
+            }
+            finally
+            {
+                if (index < taken.Count)
+                {
+                    subscription.DeadLetters.Restore(taken.Skip(index));
+                }
+            }
+        }
+
+        return redriven;
+    }
+
+    public int Purge(Func<DeadLetter, bool>? predicate = null) =>
+        AllSubscriptions().Sum(s => s.DeadLetters.Take(predicate).Count);
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
         _handlerCancellation.Dispose();
+        _stopping.Dispose();
     }
+
+    private Subscription[] AllSubscriptions() => _topicsByType.Values.SelectMany(t => t.Subscriptions).ToArray();
 
     internal void ReportUndelivered(UndeliveredMessage message)
     {
@@ -269,6 +329,8 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             case UndeliveredReason.CommandRejected:
                 Log.CommandRejected(_logger, context.MessageType, context.MessageId, ((CommandRejectedException)message.Exception!).Rejection.Reason);
                 break;
+            case UndeliveredReason.Nacked or UndeliveredReason.DeadLetterDiscarded:
+                break; // the dead-letter log entry says it all
             default:
                 Log.MessageUnfinished(_logger, message.Subscription, context.MessageType, context.MessageId, message.Reason);
                 break;
@@ -320,6 +382,26 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         if (options.FullPolicy is { } policy && !Enum.IsDefined(policy))
         {
             yield return $"SubscriptionOptions.FullPolicy of {owner} must be one of {string.Join(", ", Enum.GetNames<FullPolicy>())}; it is {(int)policy}.";
+        }
+
+        if (options.AckMode is { } ackMode && !Enum.IsDefined(ackMode))
+        {
+            yield return $"SubscriptionOptions.AckMode of {owner} must be AfterHandling or BeforeHandling; it is {(int)ackMode}.";
+        }
+
+        if (options.HandlerTimeout is { } timeout && (timeout < TimeSpan.FromMilliseconds(1) || timeout > TimeSpan.FromDays(1)))
+        {
+            yield return $"SubscriptionOptions.HandlerTimeout of {owner} must be between 00:00:00.001 and 1.00:00:00; it is {timeout}.";
+        }
+
+        if (options.DeadLetterCapacity is < 0 or > EventBusOptions.MaxCapacity)
+        {
+            yield return $"SubscriptionOptions.DeadLetterCapacity of {owner} must be between 0 and {EventBusOptions.MaxCapacity}; it is {options.DeadLetterCapacity}.";
+        }
+
+        foreach (var failure in options.Redelivery?.Validate($"SubscriptionOptions.Redelivery of {owner}") ?? [])
+        {
+            yield return failure;
         }
     }
 
@@ -489,17 +571,17 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
 
     private Subscription CreateSubscription(Topic topic, Type handlerType, HandlerInvoker invoker, DeliveryMode defaultMode)
     {
-        var (mode, workers, capacity, policy, error) = ResolveOptions(topic.MessageType, handlerType, defaultMode);
+        var (settings, error) = ResolveOptions(topic.MessageType, handlerType, defaultMode);
         if (error is not null)
         {
             throw new OptionsValidationException(MessageTypes.GetKey(handlerType), typeof(SubscriptionOptions), [error]);
         }
 
-        return new Subscription(this, topic, MessageTypes.GetKey(handlerType), invoker, mode, workers, capacity, policy);
+        return new Subscription(this, topic, MessageTypes.GetKey(handlerType), invoker, settings);
     }
 
     /// <summary>The effective options of a subscription: the handler's over the topic's over the bus defaults.</summary>
-    private (DeliveryMode Mode, int Workers, int Capacity, FullPolicy Policy, string? Error) ResolveOptions(Type messageType, Type handlerType, DeliveryMode defaultMode)
+    private (SubscriptionSettings Settings, string? Error) ResolveOptions(Type messageType, Type handlerType, DeliveryMode defaultMode)
     {
         var options = new SubscriptionOptions();
         options.Apply(_registry.Topics.GetValueOrDefault(messageType));
@@ -509,7 +591,16 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         var error = mode == DeliveryMode.Broadcast && workers != 1
             ? $"SubscriptionOptions.Workers of subscription '{MessageTypes.GetKey(handlerType)}' on topic '{MessageTypes.GetKey(messageType)}' is {workers}, but its Mode is Broadcast, which delivers in order with one worker; set Mode = DeliveryMode.Queue for competing workers."
             : null;
-        return (mode, workers, options.Capacity ?? Options.DefaultCapacity, options.FullPolicy ?? Options.DefaultFullPolicy, error);
+        var settings = new SubscriptionSettings(
+            mode,
+            workers,
+            options.Capacity ?? Options.DefaultCapacity,
+            options.FullPolicy ?? Options.DefaultFullPolicy,
+            (options.Redelivery ?? Options.DefaultRedelivery).Clone(),
+            options.HandlerTimeout ?? Options.DefaultHandlerTimeout,
+            options.AckMode ?? AckMode.AfterHandling,
+            options.DeadLetterCapacity ?? Options.DefaultDeadLetterCapacity);
+        return (settings, error);
     }
 
     private ValueTask PublishGroup(Topic topic, List<object> messages, PublishOptions? options, CancellationToken cancellationToken)
@@ -542,12 +633,17 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             topics = [.. _topicsByType.Values];
         }
 
+        await _stopping.CancelAsync().ConfigureAwait(false);
         foreach (var topic in topics)
         {
             topic.Complete();
         }
 
         var subscriptions = topics.SelectMany(t => t.Subscriptions).ToArray();
+        foreach (var subscription in subscriptions)
+        {
+            subscription.CancelScheduled();
+        }
         var drained = wasRunning;
         if (wasRunning)
         {

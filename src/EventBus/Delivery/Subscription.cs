@@ -4,17 +4,30 @@ using System.Threading.Channels;
 
 namespace EventBus;
 
+/// <summary>The resolved options of one subscription.</summary>
+internal sealed record SubscriptionSettings(
+    DeliveryMode Mode,
+    int Workers,
+    int Capacity,
+    FullPolicy FullPolicy,
+    RedeliveryOptions Redelivery,
+    TimeSpan? HandlerTimeout,
+    AckMode AckMode,
+    int DeadLetterCapacity);
+
 /// <summary>
-/// One handler's view of one topic: a bounded buffer and the workers that drain it into the handler.
+/// One handler's view of one topic: a bounded buffer, the workers that drain it into the handler, its delayed redeliveries and
+/// its dead letters.
 /// </summary>
 /// <remarks>
 /// <para>The buffer is an unbounded <see cref="Channel{T}"/> of struct <see cref="Envelope"/>s bounded by <see cref="_count"/>:
 /// the topic checks room and writes under its own lock (so every subscription of a topic sees the same order and a batch is
-/// all-or-nothing), and the workers only read. Keeping the count ourselves lets the topic check room for a whole batch without
-/// taking the channel's lock, and lets a drop-oldest publish take the oldest message itself.</para>
-/// <para>Invariant: <see cref="_count"/> is incremented before an envelope is written and decremented after one is read, so it is never
-/// below the number of readable envelopes and never above <see cref="Capacity"/> (writes happen only after a room check under the topic lock,
-/// and reads only lower it).</para>
+/// all-or-nothing), the workers read. Keeping the count ourselves lets the topic check room for a whole batch without taking the
+/// channel's lock, and lets a drop-oldest publish take the oldest message itself.</para>
+/// <para>Invariant: <see cref="_count"/> + <see cref="_scheduled"/> never exceeds <see cref="Capacity"/> by a publish: the count is
+/// incremented before an envelope is written and decremented after one is read, and a message scheduled for a delayed
+/// redelivery keeps its place (it moves from <see cref="_count"/>'s side to <see cref="_scheduled"/> and back), so failures that
+/// wait for a retry still hold back publishers instead of growing memory.</para>
 /// </remarks>
 [DebuggerDisplay("{Name,nq} on {Topic.Name,nq}: {Mode} x{Workers}, {Depth}/{Capacity} buffered")]
 internal sealed class Subscription
@@ -22,27 +35,29 @@ internal sealed class Subscription
     private readonly Channel<Envelope> _channel;
     private readonly HandlerInvoker _invoker;
     private readonly EventBusRuntime _bus;
+    private readonly SubscriptionSettings _settings;
     private readonly WorkerState[] _workers;
+    private readonly DeadLetterStore _deadLetters;
+    private readonly HashSet<ScheduledRedelivery> _scheduledItems = [];
     private Task[]? _workerTasks;
     private int _count;
+    private int _scheduled;
     private long _dropped;
     private volatile bool _abandoned;
 
     // Publishers waiting for room share one completion source; any dequeue completes it and they re-check.
     private TaskCompletionSource? _roomWaiter;
 
-    public Subscription(EventBusRuntime bus, Topic topic, string name, HandlerInvoker invoker, DeliveryMode mode, int workers, int capacity, FullPolicy fullPolicy)
+    public Subscription(EventBusRuntime bus, Topic topic, string name, HandlerInvoker invoker, SubscriptionSettings settings)
     {
         _bus = bus;
         Topic = topic;
         Name = name;
         _invoker = invoker;
-        Mode = mode;
-        Workers = workers;
-        Capacity = capacity;
-        FullPolicy = fullPolicy;
-        _workers = new WorkerState[workers];
-        for (var i = 0; i < workers; i++)
+        _settings = settings;
+        _deadLetters = new DeadLetterStore(settings.DeadLetterCapacity);
+        _workers = new WorkerState[settings.Workers];
+        for (var i = 0; i < _workers.Length; i++)
         {
             _workers[i] = new WorkerState();
         }
@@ -50,8 +65,8 @@ internal sealed class Subscription
         _channel = Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions
         {
             // A drop-oldest publish reads from the buffer too, so only then are there several readers besides the workers.
-            SingleReader = workers == 1 && fullPolicy != FullPolicy.DropOldest,
-            SingleWriter = true, // every write happens under the topic's lock
+            SingleReader = settings.Workers == 1 && settings.FullPolicy != FullPolicy.DropOldest,
+            SingleWriter = false, // publishes (under the topic lock), redelivery timers and re-drives write
             AllowSynchronousContinuations = false, // never run a handler on the publisher's thread
         });
     }
@@ -60,25 +75,27 @@ internal sealed class Subscription
 
     public string Name { get; }
 
-    public DeliveryMode Mode { get; }
+    public DeliveryMode Mode => _settings.Mode;
 
-    public int Workers { get; }
+    public int Workers => _settings.Workers;
 
-    public int Capacity { get; }
+    public int Capacity => _settings.Capacity;
 
-    public FullPolicy FullPolicy { get; }
+    public FullPolicy FullPolicy => _settings.FullPolicy;
 
     public int Depth => Volatile.Read(ref _count);
+
+    public DeadLetterStore DeadLetters => _deadLetters;
 
     /// <summary>Gets a task that completes when every worker has exited.</summary>
     public Task Completion => _workerTasks is { } tasks ? Task.WhenAll(tasks) : Task.CompletedTask;
 
-    public bool HasRoom(int count) => Volatile.Read(ref _count) + count <= Capacity;
+    public bool HasRoom(int count) => Volatile.Read(ref _count) + Volatile.Read(ref _scheduled) + count <= Capacity;
 
     public void Start()
     {
         Debug.Assert(_workerTasks is null, "A subscription is started once.");
-        var tasks = new Task[Workers];
+        var tasks = new Task[_workers.Length];
 
         // Workers must not inherit the starter's ExecutionContext (its AsyncLocals, its Activity).
         using (ExecutionContext.SuppressFlow())
@@ -114,8 +131,11 @@ internal sealed class Subscription
         }
 
         Interlocked.Increment(ref _count);
-        var written = _channel.Writer.TryWrite(envelope);
-        Debug.Assert(written, "The writer is completed only under the topic lock, after which nothing is written.");
+        if (!_channel.Writer.TryWrite(envelope))
+        {
+            Interlocked.Decrement(ref _count);
+            Debug.Fail("The writer is completed only under the topic lock, after which the topic writes nothing.");
+        }
     }
 
     /// <summary>Waits until <paramref name="count"/> messages fit, the bus stops, or <paramref name="cancellationToken"/> fires.</summary>
@@ -130,7 +150,7 @@ internal sealed class Subscription
 
         // Re-check after publishing the waiter: a worker decrements the count, then takes the waiter (both full fences),
         // so either we see the room or the worker sees the waiter. No lost wake-up.
-        if (HasRoom(count) || _channel.Reader.Completion.IsCompleted || Topic.IsCompleted)
+        if (HasRoom(count) || Topic.IsCompleted)
         {
             return Task.CompletedTask;
         }
@@ -142,7 +162,25 @@ internal sealed class Subscription
     public void CompleteWriter()
     {
         _channel.Writer.TryComplete();
-        Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+        WakeRoomWaiters();
+    }
+
+    /// <summary>At the start of a stop: delayed redeliveries are not waited for; each is reported as unfinished.</summary>
+    public void CancelScheduled()
+    {
+        ScheduledRedelivery[] items;
+        lock (_scheduledItems)
+        {
+            items = [.. _scheduledItems];
+            _scheduledItems.Clear();
+        }
+
+        foreach (var item in items)
+        {
+            item.Timer?.Dispose();
+            Interlocked.Decrement(ref _scheduled);
+            AbandonForStop(item.Envelope);
+        }
     }
 
     /// <summary>After the stop timeout, before handlers are cancelled: workers finish their current message and take no more.</summary>
@@ -168,19 +206,38 @@ internal sealed class Subscription
         }
     }
 
+    /// <summary>Puts a dead letter back for a new round of attempts, under the topic's lock, when there is room.</summary>
+    public bool TryRequeue(DeadLetter deadLetter)
+    {
+        var context = new MessageContext(deadLetter.Context.MessageId, deadLetter.Context.MessageType, deadLetter.Context.Timestamp,
+            deadLetter.Context.CorrelationId, deadLetter.Context.CausationId, deadLetter.Context.Headers, deadLetter.Context.PartitionKey);
+        return Topic.TryWriteOne(this, new Envelope(deadLetter.Message, context));
+    }
+
     public SubscriptionSnapshot GetSnapshot()
     {
-        long succeeded = 0, failed = 0;
+        long attempts = 0, succeeded = 0, failed = 0, retried = 0, deadLettered = 0;
         var inFlight = 0;
         foreach (var worker in _workers)
         {
+            attempts += Volatile.Read(ref worker.Attempts);
             succeeded += Volatile.Read(ref worker.Succeeded);
             failed += Volatile.Read(ref worker.Failed);
+            retried += Volatile.Read(ref worker.Retried);
+            deadLettered += Volatile.Read(ref worker.DeadLettered);
             inFlight += Volatile.Read(ref worker.Busy) == 1 ? 1 : 0;
         }
 
         return new SubscriptionSnapshot(Topic.Name, Name, Mode, Workers, Capacity, FullPolicy, Depth, inFlight,
-            succeeded + failed + inFlight, succeeded, failed, Interlocked.Read(ref _dropped));
+            attempts, succeeded, failed, Interlocked.Read(ref _dropped), retried, deadLettered, Volatile.Read(ref _scheduled), _deadLetters.Count);
+    }
+
+    private void WakeRoomWaiters()
+    {
+        if (Volatile.Read(ref _roomWaiter) is not null)
+        {
+            Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+        }
     }
 
     private async Task RunWorkerAsync(WorkerState worker)
@@ -193,14 +250,10 @@ internal sealed class Subscription
             while (!_abandoned && reader.TryRead(out var envelope))
             {
                 Interlocked.Decrement(ref _count);
-                if (Volatile.Read(ref _roomWaiter) is not null)
-                {
-                    Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
-                }
-
+                WakeRoomWaiters();
                 worker.Current = envelope;
                 Volatile.Write(ref worker.Busy, 1);
-                var pending = DeliverAsync(worker, envelope);
+                var pending = ProcessAsync(worker, envelope);
                 if (pending.IsCompletedSuccessfully)
                 {
                     pending.GetAwaiter().GetResult();
@@ -218,47 +271,213 @@ internal sealed class Subscription
         }
     }
 
-    private ValueTask DeliverAsync(WorkerState worker, in Envelope envelope)
+    /// <summary>Delivers one message until it is acknowledged, scheduled for a delayed redelivery, or dead-lettered.</summary>
+    private ValueTask ProcessAsync(WorkerState worker, in Envelope envelope)
     {
-        var context = envelope.Context.ForSubscription(Name);
-        ValueTask pending;
-        try
+        // Fast path (no timeout, handler completes synchronously and succeeds): no state machine, no allocation.
+        if (_settings.HandlerTimeout is null)
         {
-            pending = _invoker.InvokeAsync(envelope.Message, context, _bus.HandlerCancellation);
-        }
-        catch (Exception e)
-        {
-            Complete(worker, envelope.Message, context, e);
-            return default;
-        }
+            var attempt = envelope.Context.DeliveryCount;
+            var context = envelope.Context.ForDelivery(Name, attempt, worker.Settlement, worker.Settlement.Begin());
+            worker.Attempts++;
+            ValueTask pending;
+            try
+            {
+                pending = _invoker.InvokeAsync(envelope.Message, context, _bus.HandlerCancellation);
+            }
+            catch (Exception e)
+            {
+                worker.Settlement.End();
+                return ProcessSlowAsync(worker, envelope, new AttemptFailure(e, SettlementKind.None, null), default, firstAttemptMade: true);
+            }
 
-        if (pending.IsCompletedSuccessfully)
-        {
+            if (!pending.IsCompletedSuccessfully)
+            {
+                return ProcessSlowAsync(worker, envelope, null, pending, firstAttemptMade: true);
+            }
+
             pending.GetAwaiter().GetResult();
-            Complete(worker, envelope.Message, context, null);
-            return default;
+            var reason = worker.Settlement.Reason;
+            var kind = worker.Settlement.End();
+            if (kind == SettlementKind.None)
+            {
+                Finish(worker, null);
+                return default;
+            }
+
+            return ProcessSlowAsync(worker, envelope, new AttemptFailure(null, kind, reason), default, firstAttemptMade: true);
         }
 
-        return AwaitDeliveryAsync(worker, pending, envelope.Message, context);
+        return ProcessSlowAsync(worker, envelope, null, default, firstAttemptMade: false);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask AwaitDeliveryAsync(WorkerState worker, ValueTask pending, object message, MessageContext context)
+    private async ValueTask ProcessSlowAsync(WorkerState worker, Envelope envelope, AttemptFailure? knownFailure, ValueTask firstPending, bool firstAttemptMade)
     {
-        Exception? failure = null;
+        var attempt = envelope.Context.DeliveryCount;
+        var firstFailureTicks = envelope.FirstFailureTicks;
+        while (true)
+        {
+            // 1. The attempt's outcome: null when it succeeded.
+            AttemptFailure? failure;
+            if (firstAttemptMade)
+            {
+                firstAttemptMade = false;
+                failure = knownFailure ?? await ObserveAsync(worker, firstPending, timeout: null).ConfigureAwait(false);
+            }
+            else
+            {
+                var context = envelope.Context.ForDelivery(Name, attempt, worker.Settlement, worker.Settlement.Begin());
+                worker.Attempts++;
+                failure = await AttemptAsync(worker, envelope.Message, context).ConfigureAwait(false);
+            }
+
+            if (failure is null)
+            {
+                Finish(worker, null);
+                return;
+            }
+
+            // 2. A failure: at-most-once reports it; otherwise redeliver (now, later, or in place) or dead-letter.
+            var now = _bus.TimeProvider.GetUtcNow();
+            if (firstFailureTicks == 0)
+            {
+                firstFailureTicks = now.UtcTicks;
+            }
+
+            var lastContext = envelope.Context.ForSubscription(Name).WithDeliveryCount(attempt);
+            if (failure.Exception is CommandRejectedException || _settings.AckMode == AckMode.BeforeHandling)
+            {
+                // A rejection is the command's final outcome; at-most-once never redelivers. Both are reported, not dead-lettered.
+                var reason = failure.Exception is CommandRejectedException ? UndeliveredReason.CommandRejected
+                    : failure.Kind == SettlementKind.None ? UndeliveredReason.HandlerFailed : UndeliveredReason.Nacked;
+                Finish(worker, () =>
+                {
+                    worker.Failed++;
+                    Report(envelope.Message, lastContext, reason, failure.Exception);
+                });
+                return;
+            }
+
+            if (failure.Kind == SettlementKind.DeadLetter || attempt >= _settings.Redelivery.MaxDeliveries)
+            {
+                Finish(worker, () => DeadLetterMessage(worker, envelope.Message, lastContext, failure, attempt, new DateTimeOffset(firstFailureTicks, TimeSpan.Zero), now));
+                return;
+            }
+
+            var next = attempt + 1;
+            var delay = _settings.Redelivery.GetDelay(next, Random.Shared.NextDouble());
+            worker.Retried++;
+            Log.Redelivering(_bus.Logger, Name, lastContext.MessageType, lastContext.MessageId, next, delay, failure.Exception);
+            if (delay > TimeSpan.Zero && _bus.IsStopping)
+            {
+                Finish(worker, () => AbandonForStop(envelope));
+                return;
+            }
+
+            if (delay > TimeSpan.Zero && Mode == DeliveryMode.Queue)
+            {
+                // The worker moves on; the message keeps its place in the capacity while it waits.
+                var scheduled = new Envelope(envelope.Message, envelope.Context.WithDeliveryCount(next), firstFailureTicks);
+                Finish(worker, () => Schedule(scheduled, delay));
+                return;
+            }
+
+            if (delay > TimeSpan.Zero)
+            {
+                // Broadcast keeps its order: wait in place. A stop cuts the wait short and reports the message.
+                try
+                {
+                    await Task.Delay(delay, _bus.TimeProvider, _bus.StoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    Finish(worker, () => AbandonForStop(envelope));
+                    return;
+                }
+            }
+
+            attempt = next;
+        }
+    }
+
+    /// <summary>Makes one attempt with the handler timeout, if any. Returns null on success.</summary>
+    private async ValueTask<AttemptFailure?> AttemptAsync(WorkerState worker, object message, MessageContext context)
+    {
+        var timeout = _settings.HandlerTimeout;
+        if (timeout is null)
+        {
+            try
+            {
+                return await ObserveAsync(worker, _invoker.InvokeAsync(message, context, _bus.HandlerCancellation), null).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                worker.Settlement.End();
+                return new AttemptFailure(e, SettlementKind.None, null);
+            }
+        }
+
+        // The attempt's token fires on the timeout (timer from the bus's TimeProvider) or when the stop cancels handlers.
+        using var timeoutSource = new CancellationTokenSource(timeout.Value, _bus.TimeProvider);
+        using var stopLink = _bus.HandlerCancellation.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeoutSource);
+        ValueTask pending;
         try
         {
-            await pending.ConfigureAwait(false);
+            pending = _invoker.InvokeAsync(message, context, timeoutSource.Token);
         }
         catch (Exception e)
         {
-            failure = e;
+            worker.Settlement.End();
+            return new AttemptFailure(e, SettlementKind.None, null);
         }
 
-        Complete(worker, message, context, failure);
+        return await ObserveAsync(worker, pending, (timeoutSource, timeout.Value)).ConfigureAwait(false);
     }
 
-    private void Complete(WorkerState worker, object message, MessageContext context, Exception? failure)
+    /// <summary>Awaits an attempt; with a timeout, abandons a handler that ignores its cancelled token after the grace period.</summary>
+    private async ValueTask<AttemptFailure?> ObserveAsync(WorkerState worker, ValueTask pending, (CancellationTokenSource Source, TimeSpan Timeout)? timeout)
+    {
+        try
+        {
+            if (timeout is null)
+            {
+                await pending.ConfigureAwait(false);
+            }
+            else
+            {
+                var task = pending.AsTask();
+                try
+                {
+                    await task.WaitAsync(timeout.Value.Timeout + _bus.Options.HandlerTimeoutGracePeriod, _bus.TimeProvider).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // The handler ignored its cancelled token: abandon it (it keeps running unobserved) and free the worker.
+                    _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    worker.Settlement.End();
+                    return new AttemptFailure(new TimeoutException($"The handler of subscription '{Name}' did not finish within its timeout of {timeout.Value.Timeout} and ignored cancellation for the grace period of {_bus.Options.HandlerTimeoutGracePeriod}; it was abandoned."), SettlementKind.None, null);
+                }
+            }
+        }
+        catch (OperationCanceledException e) when (timeout is { } t && t.Source.IsCancellationRequested && !_bus.HandlerCancellation.IsCancellationRequested)
+        {
+            worker.Settlement.End();
+            return new AttemptFailure(new TimeoutException($"The handler of subscription '{Name}' did not finish within its timeout of {t.Timeout}.", e), SettlementKind.None, null);
+        }
+        catch (Exception e)
+        {
+            worker.Settlement.End();
+            return new AttemptFailure(e, SettlementKind.None, null);
+        }
+
+        var reason = worker.Settlement.Reason;
+        var kind = worker.Settlement.End();
+        return kind == SettlementKind.None ? null : new AttemptFailure(null, kind, reason);
+    }
+
+    /// <summary>Ends the delivery in progress: counts it, runs its outcome (unless the stop already claimed it), frees the worker.</summary>
+    private static void Finish(WorkerState worker, Action? failureOutcome)
     {
         // Busy 1 -> 0; if the stop already claimed this delivery (2), it was reported as unfinished: report nothing more.
         if (Interlocked.CompareExchange(ref worker.Busy, 0, 1) != 1)
@@ -268,24 +487,73 @@ internal sealed class Subscription
         }
 
         worker.Current = default;
-        if (failure is null)
+        if (failureOutcome is null)
         {
             worker.Succeeded++;
             return;
         }
 
+        failureOutcome();
+    }
+
+    private void DeadLetterMessage(WorkerState worker, object message, MessageContext context, AttemptFailure failure, int deliveryCount, DateTimeOffset firstFailure, DateTimeOffset lastFailure)
+    {
         worker.Failed++;
-        var reason = failure switch
+        worker.DeadLettered++;
+        var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
+        var deadLetter = new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure);
+        if (failure.Exception is OperationCanceledException && _bus.HandlerCancellation.IsCancellationRequested)
         {
-            CommandRejectedException => UndeliveredReason.CommandRejected,
-            OperationCanceledException when _bus.HandlerCancellation.IsCancellationRequested => UndeliveredReason.CancelledByStop,
-            _ => UndeliveredReason.HandlerFailed,
-        };
-        var report = Report(message, context, reason, failure);
-        if (reason == UndeliveredReason.CancelledByStop)
-        {
-            _bus.AddUnfinished(report);
+            // Cancelled by the stop, not failed by the handler: the stop report lists it; it is not dead-lettered.
+            _bus.AddUnfinished(Report(message, context, UndeliveredReason.CancelledByStop, failure.Exception));
+            return;
         }
+
+        Log.DeadLettered(_bus.Logger, Name, context.MessageType, context.MessageId, deliveryCount, reason);
+        Report(message, context, failure.Exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed, failure.Exception);
+        if (_deadLetters.Add(deadLetter) is { } discarded)
+        {
+            Report(discarded.Message, discarded.Context, UndeliveredReason.DeadLetterDiscarded, null);
+        }
+    }
+
+    private void Schedule(Envelope envelope, TimeSpan delay)
+    {
+        var item = new ScheduledRedelivery(this, envelope);
+        Interlocked.Increment(ref _scheduled);
+        lock (_scheduledItems)
+        {
+            _scheduledItems.Add(item);
+            item.Timer = _bus.TimeProvider.CreateTimer(static s => ((ScheduledRedelivery)s!).Fire(), item, delay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void Fire(ScheduledRedelivery item)
+    {
+        lock (_scheduledItems)
+        {
+            if (!_scheduledItems.Remove(item))
+            {
+                return; // the stop took it first
+            }
+        }
+
+        item.Timer?.Dispose();
+
+        // The message moves from the scheduled side of the capacity back to the buffer side: room stays the same.
+        Interlocked.Increment(ref _count);
+        Interlocked.Decrement(ref _scheduled);
+        if (!_channel.Writer.TryWrite(item.Envelope))
+        {
+            Interlocked.Decrement(ref _count);
+            AbandonForStop(item.Envelope);
+        }
+    }
+
+    private void AbandonForStop(in Envelope envelope)
+    {
+        var report = Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.RedeliveryAbandonedByStop, null);
+        _bus.AddUnfinished(report);
     }
 
     private void Drop(in Envelope envelope, UndeliveredReason reason)
@@ -301,11 +569,27 @@ internal sealed class Subscription
         return undelivered;
     }
 
-    /// <summary>One worker's counters and its in-flight delivery; written by that worker only (but Busy, which the stop may claim).</summary>
+    private sealed record AttemptFailure(Exception? Exception, SettlementKind Kind, string? Reason);
+
+    /// <summary>A message waiting on a timer for its delayed redelivery.</summary>
+    private sealed class ScheduledRedelivery(Subscription owner, Envelope envelope)
+    {
+        public Envelope Envelope { get; } = envelope;
+
+        public ITimer? Timer { get; set; }
+
+        public void Fire() => owner.Fire(this);
+    }
+
+    /// <summary>One worker's counters, its in-flight delivery and its settlement; written by that worker only (but Busy, which the stop may claim).</summary>
     private sealed class WorkerState
     {
+        public readonly Settlement Settlement = new();
+        public long Attempts;
         public long Succeeded;
         public long Failed;
+        public long Retried;
+        public long DeadLettered;
         public int Busy; // 0 idle, 1 delivering Current, 2 claimed by an abandoning stop
         public Envelope Current;
     }

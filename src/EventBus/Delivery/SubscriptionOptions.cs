@@ -22,6 +22,26 @@ public sealed class SubscriptionOptions
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultFullPolicy"/>.</value>
     public FullPolicy? FullPolicy { get; set; }
 
+    /// <summary>Gets or sets the redelivery policy.</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultRedelivery"/> (no redelivery unless configured).</value>
+    public RedeliveryOptions? Redelivery { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long one handler attempt may run. When it expires the handler's cancellation token is cancelled and the
+    /// attempt fails (and is redelivered or dead-lettered); a handler that ignores the token is abandoned after
+    /// <see cref="EventBusOptions.HandlerTimeoutGracePeriod"/> more, and its worker moves on.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultHandlerTimeout"/> (none). Range: 1 ms to one day.</value>
+    public TimeSpan? HandlerTimeout { get; set; }
+
+    /// <summary>Gets or sets when messages are acknowledged: after handling (at-least-once) or before (at-most-once).</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBus.AckMode.AfterHandling"/>.</value>
+    public AckMode? AckMode { get; set; }
+
+    /// <summary>Gets or sets how many dead letters the subscription keeps; when full, the oldest is discarded (and reported).</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultDeadLetterCapacity"/>. Range: 0 to 1,048,576.</value>
+    public int? DeadLetterCapacity { get; set; }
+
     internal SubscriptionOptions Clone() => (SubscriptionOptions)MemberwiseClone();
 
     internal void Apply(SubscriptionOptions? overrides)
@@ -35,5 +55,9 @@ public sealed class SubscriptionOptions
         Workers = overrides.Workers ?? Workers;
         Capacity = overrides.Capacity ?? Capacity;
         FullPolicy = overrides.FullPolicy ?? FullPolicy;
+        Redelivery = overrides.Redelivery ?? Redelivery;
+        HandlerTimeout = overrides.HandlerTimeout ?? HandlerTimeout;
+        AckMode = overrides.AckMode ?? AckMode;
+        DeadLetterCapacity = overrides.DeadLetterCapacity ?? DeadLetterCapacity;
     }
 }

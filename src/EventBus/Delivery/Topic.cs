@@ -67,6 +67,26 @@ internal sealed class Topic
         return blocked is null ? default : PublishSlowAsync(null, default, (messages, contexts), blocked, cancellationToken);
     }
 
+    /// <summary>Writes one envelope to one subscription (a re-drive) if it has room; throws once the topic is completed.</summary>
+    public bool TryWriteOne(Subscription subscription, in Envelope envelope)
+    {
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                ThrowHelper.ThrowStopped();
+            }
+
+            if (!subscription.HasRoom(1))
+            {
+                return false;
+            }
+
+            subscription.Write(envelope);
+            return true;
+        }
+    }
+
     /// <summary>Stops accepting: later publishes throw; publishers waiting for room wake up and throw.</summary>
     public void Complete()
     {

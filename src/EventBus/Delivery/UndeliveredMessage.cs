@@ -20,6 +20,15 @@ public enum UndeliveredReason
 
     /// <summary>The bus stopped, its stop timeout expired while the handler was running, and the handler ended cancelled or was abandoned.</summary>
     CancelledByStop = 5,
+
+    /// <summary>The handler nacked or dead-lettered the message explicitly (<see cref="MessageContext.Nack(string)"/>, <see cref="MessageContext.DeadLetter(string)"/>) and it has no attempts left.</summary>
+    Nacked = 6,
+
+    /// <summary>The bus stopped while the message waited for a delayed redelivery.</summary>
+    RedeliveryAbandonedByStop = 7,
+
+    /// <summary>The subscription's dead-letter queue was full: this, its oldest dead letter, was discarded.</summary>
+    DeadLetterDiscarded = 8,
 }
 
 /// <summary>A message that a subscription did not handle successfully, with the reason. Reported to <see cref="EventBusOptions.OnUndelivered"/>.</summary>

@@ -33,6 +33,14 @@ internal static partial class Log
         Message = "EventBusOptions.OnUndelivered threw for {MessageType} {MessageId}; the exception is ignored")]
     public static partial void UndeliveredCallbackFailed(ILogger logger, string messageType, MessageId messageId, Exception exception);
 
+    [LoggerMessage(EventId = 9, EventName = "Redelivering", Level = LogLevel.Warning,
+        Message = "Subscription {Subscription} failed to handle {MessageType} {MessageId}; it will be redelivered (attempt {NextAttempt}) after {Delay}")]
+    public static partial void Redelivering(ILogger logger, string subscription, string messageType, MessageId messageId, int nextAttempt, TimeSpan delay, Exception? exception);
+
+    [LoggerMessage(EventId = 10, EventName = "DeadLettered", Level = LogLevel.Error,
+        Message = "Subscription {Subscription} dead-lettered {MessageType} {MessageId} after {DeliveryCount} delivery attempt(s): {Reason}")]
+    public static partial void DeadLettered(ILogger logger, string subscription, string messageType, MessageId messageId, int deliveryCount, string reason);
+
     [LoggerMessage(EventId = 8, EventName = "StopTimedOut", Level = LogLevel.Warning,
         Message = "Event bus stop timed out after {Timeout}; cancelling handlers that are still running")]
     public static partial void StopTimedOut(ILogger logger, TimeSpan timeout);

@@ -9,10 +9,14 @@ namespace EventBus;
 /// <param name="FullPolicy">The full policy.</param>
 /// <param name="Depth">The number of buffered messages not yet taken by a worker.</param>
 /// <param name="InFlight">The number of messages being handled now.</param>
-/// <param name="Delivered">How many messages were handed to the handler.</param>
-/// <param name="Succeeded">How many deliveries completed successfully.</param>
-/// <param name="Failed">How many deliveries failed (exception or rejection of an enqueued command).</param>
+/// <param name="Delivered">How many times a message was handed to the handler (redeliveries included).</param>
+/// <param name="Succeeded">How many messages were handled successfully (acknowledged).</param>
+/// <param name="Failed">How many messages ended in failure: dead-lettered, failed at-most-once, or a rejected enqueued command.</param>
 /// <param name="Dropped">How many messages the full policy dropped.</param>
+/// <param name="Retried">How many redeliveries were made or scheduled after a failed attempt.</param>
+/// <param name="DeadLettered">How many messages were dead-lettered.</param>
+/// <param name="ScheduledRedeliveries">How many messages wait for a delayed redelivery now.</param>
+/// <param name="DeadLetters">How many dead letters the subscription keeps now.</param>
 public sealed record SubscriptionSnapshot(
     string Topic,
     string Subscription,
@@ -25,4 +29,8 @@ public sealed record SubscriptionSnapshot(
     long Delivered,
     long Succeeded,
     long Failed,
-    long Dropped);
+    long Dropped,
+    long Retried,
+    long DeadLettered,
+    int ScheduledRedeliveries,
+    int DeadLetters);

@@ -31,6 +31,7 @@ public static class EventBusServiceCollectionExtensions
             services.TryAddSingleton<IEventBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.TryAddSingleton<ICommandBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.TryAddSingleton<IEventBusControl>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.TryAddSingleton<IDeadLetterQueue>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.AddHostedService<EventBusHostedService>();
         }
 

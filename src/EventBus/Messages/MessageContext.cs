@@ -17,6 +17,8 @@ public readonly struct MessageContext
     private static readonly IReadOnlyDictionary<string, string> s_noHeaders = FrozenDictionary<string, string>.Empty;
 
     private readonly IReadOnlyDictionary<string, string>? _headers;
+    private readonly Settlement? _settlement;
+    private readonly int _settlementVersion;
 
     internal MessageContext(
         MessageId messageId,
@@ -27,8 +29,12 @@ public readonly struct MessageContext
         IReadOnlyDictionary<string, string>? headers,
         string? partitionKey,
         string? subscription = null,
-        int deliveryCount = 1)
+        int deliveryCount = 1,
+        Settlement? settlement = null,
+        int settlementVersion = 0)
     {
+        _settlement = settlement;
+        _settlementVersion = settlementVersion;
         MessageId = messageId;
         MessageType = messageType;
         Timestamp = timestamp;
@@ -70,6 +76,40 @@ public readonly struct MessageContext
     /// <summary>Gets a value indicating whether the message was delivered to this subscription before.</summary>
     public bool Redelivered => DeliveryCount > 1;
 
+    /// <summary>
+    /// Negatively acknowledges this delivery without throwing: when the handler returns, the message is redelivered according to
+    /// the subscription's <see cref="RedeliveryOptions"/>, or dead-lettered once its attempts are used up.
+    /// </summary>
+    /// <param name="reason">Why; kept in the dead-letter record.</param>
+    /// <exception cref="InvalidOperationException">The context does not belong to a subscription delivery in progress (an inline
+    /// <c>SendAsync</c>, or a context kept after its handler returned).</exception>
+    public void Nack(string reason) => Settle(SettlementKind.Nack, reason);
+
+    /// <summary>
+    /// Dead-letters this message when the handler returns, without further attempts: for failures that a retry cannot fix (a
+    /// validation error).
+    /// </summary>
+    /// <param name="reason">Why; kept in the dead-letter record.</param>
+    /// <exception cref="InvalidOperationException">The context does not belong to a subscription delivery in progress.</exception>
+    public void DeadLetter(string reason) => Settle(SettlementKind.DeadLetter, reason);
+
     internal MessageContext ForSubscription(string subscription) =>
         new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, subscription, DeliveryCount);
+
+    internal MessageContext ForDelivery(string subscription, int deliveryCount, Settlement settlement, int version) =>
+        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, subscription, deliveryCount, settlement, version);
+
+    internal MessageContext WithDeliveryCount(int deliveryCount) =>
+        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, Subscription, deliveryCount);
+
+    private void Settle(SettlementKind kind, string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        if (_settlement is null)
+        {
+            throw new InvalidOperationException("Nack and DeadLetter apply to deliveries of a subscription; an inline SendAsync has no redelivery: return a rejection or throw instead.");
+        }
+
+        _settlement.Settle(_settlementVersion, kind, reason);
+    }
 }
