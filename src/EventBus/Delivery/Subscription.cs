@@ -103,7 +103,9 @@ internal sealed class Subscription
             for (var i = 0; i < tasks.Length; i++)
             {
                 var worker = _workers[i];
-                tasks[i] = Task.Run(() => RunWorkerAsync(worker));
+                tasks[i] = _invoker is BatchHandlerInvoker batch
+                    ? Task.Run(() => RunBatchWorkerAsync(worker, batch))
+                    : Task.Run(() => RunWorkerAsync(worker));
             }
         }
 
@@ -201,7 +203,10 @@ internal sealed class Subscription
             // Claim the in-flight delivery (busy 1 -> 2) so its worker, if it ever returns, does not report it again.
             if (Interlocked.CompareExchange(ref worker.Busy, 2, 1) == 1)
             {
-                unfinished.Add(Report(worker.Current.Message, worker.Current.Context.ForSubscription(Name), UndeliveredReason.CancelledByStop, null));
+                foreach (var envelope in worker.CurrentBatch ?? [worker.Current])
+                {
+                    unfinished.Add(Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.CancelledByStop, null));
+                }
             }
         }
     }
@@ -268,6 +273,155 @@ internal sealed class Subscription
             {
                 return;
             }
+        }
+    }
+
+    private async Task RunBatchWorkerAsync(WorkerState worker, BatchHandlerInvoker invoker)
+    {
+        EventBusRuntime.CurrentSubscription.Value = this;
+        var reader = _channel.Reader;
+        var batch = new List<Envelope>(Math.Min(invoker.MaxBatchSize, 1024));
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (!_abandoned && TakeInto(batch, invoker.MaxBatchSize))
+            {
+                if (batch.Count < invoker.MaxBatchSize && invoker.MaxWait > TimeSpan.Zero)
+                {
+                    await FillWithinAsync(batch, invoker).ConfigureAwait(false);
+                }
+
+                var envelopes = batch.ToArray();
+                batch.Clear();
+                worker.CurrentBatch = envelopes;
+                Volatile.Write(ref worker.Busy, 1);
+                await ProcessBatchAsync(worker, invoker, envelopes).ConfigureAwait(false);
+            }
+
+            if (_abandoned)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool TakeInto(List<Envelope> batch, int max)
+    {
+        while (batch.Count < max && _channel.Reader.TryRead(out var envelope))
+        {
+            Interlocked.Decrement(ref _count);
+            batch.Add(envelope);
+        }
+
+        if (batch.Count > 0)
+        {
+            WakeRoomWaiters();
+        }
+
+        return batch.Count > 0;
+    }
+
+    /// <summary>Waits up to the batch's wait for more events, taking them as they arrive.</summary>
+    private async ValueTask FillWithinAsync(List<Envelope> batch, BatchHandlerInvoker invoker)
+    {
+        using var deadline = new CancellationTokenSource(invoker.MaxWait, _bus.TimeProvider);
+        try
+        {
+            while (batch.Count < invoker.MaxBatchSize && await _channel.Reader.WaitToReadAsync(deadline.Token).ConfigureAwait(false))
+            {
+                TakeInto(batch, invoker.MaxBatchSize);
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Delivers a batch until it is acknowledged or every message of it is dead-lettered. Redeliveries wait in place.</summary>
+    private async ValueTask ProcessBatchAsync(WorkerState worker, BatchHandlerInvoker invoker, Envelope[] envelopes)
+    {
+        var messages = new object[envelopes.Length];
+        for (var i = 0; i < messages.Length; i++)
+        {
+            messages[i] = envelopes[i].Message;
+        }
+
+        var contexts = new MessageContext[envelopes.Length];
+        var firstFailure = default(DateTimeOffset?);
+        for (var attempt = 1; ; attempt++)
+        {
+            var version = worker.Settlement.Begin();
+            for (var i = 0; i < contexts.Length; i++)
+            {
+                contexts[i] = envelopes[i].Context.ForDelivery(Name, attempt, worker.Settlement, version);
+            }
+
+            worker.Attempts += envelopes.Length;
+            AttemptFailure? failure;
+            using (var timeout = _settings.HandlerTimeout is { } t ? new CancellationTokenSource(t, _bus.TimeProvider) : null)
+            using (timeout is null ? default : _bus.HandlerCancellation.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout))
+            {
+                ValueTask pending;
+                try
+                {
+                    pending = invoker.InvokeBatchAsync(messages, contexts, timeout?.Token ?? _bus.HandlerCancellation);
+                }
+                catch (Exception e)
+                {
+                    pending = ValueTask.FromException(e);
+                }
+
+                failure = await ObserveAsync(worker, pending, timeout is null ? null : (timeout, _settings.HandlerTimeout!.Value)).ConfigureAwait(false);
+            }
+
+            if (failure is null)
+            {
+                Finish(worker, () => worker.Succeeded += envelopes.Length);
+                worker.CurrentBatch = null;
+                return;
+            }
+
+            var now = _bus.TimeProvider.GetUtcNow();
+            firstFailure ??= now;
+            var retry = _settings.AckMode == AckMode.AfterHandling && failure.Kind != SettlementKind.DeadLetter && attempt < _settings.Redelivery.MaxDeliveries;
+            var delay = retry ? _settings.Redelivery.GetDelay(attempt + 1, Random.Shared.NextDouble()) : TimeSpan.Zero;
+            if (retry && !(delay > TimeSpan.Zero && _bus.IsStopping))
+            {
+                worker.Retried += envelopes.Length;
+                Log.Redelivering(_bus.Logger, Name, contexts[0].MessageType, contexts[0].MessageId, attempt + 1, delay, failure.Exception);
+                try
+                {
+                    await Task.Delay(delay, _bus.TimeProvider, _bus.StoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            var lastAttempt = attempt;
+            var stopping = retry; // a retry cut short by the stop
+            Finish(worker, () =>
+            {
+                for (var i = 0; i < envelopes.Length; i++)
+                {
+                    var context = envelopes[i].Context.ForSubscription(Name).WithDeliveryCount(lastAttempt);
+                    if (stopping)
+                    {
+                        AbandonForStop(envelopes[i]);
+                    }
+                    else if (_settings.AckMode == AckMode.BeforeHandling)
+                    {
+                        worker.Failed++;
+                        Report(envelopes[i].Message, context, failure.Kind == SettlementKind.None ? UndeliveredReason.HandlerFailed : UndeliveredReason.Nacked, failure.Exception);
+                    }
+                    else
+                    {
+                        DeadLetterMessage(worker, envelopes[i].Message, context, failure, lastAttempt, firstFailure.Value, now);
+                    }
+                }
+            });
+            worker.CurrentBatch = null;
+            return;
         }
     }
 
@@ -590,7 +744,8 @@ internal sealed class Subscription
         public long Failed;
         public long Retried;
         public long DeadLettered;
-        public int Busy; // 0 idle, 1 delivering Current, 2 claimed by an abandoning stop
+        public int Busy; // 0 idle, 1 delivering Current (or CurrentBatch), 2 claimed by an abandoning stop
         public Envelope Current;
+        public Envelope[]? CurrentBatch;
     }
 }

@@ -41,6 +41,10 @@ internal static partial class Log
         Message = "Subscription {Subscription} dead-lettered {MessageType} {MessageId} after {DeliveryCount} delivery attempt(s): {Reason}")]
     public static partial void DeadLettered(ILogger logger, string subscription, string messageType, MessageId messageId, int deliveryCount, string reason);
 
+    [LoggerMessage(EventId = 11, EventName = "DuplicateSkipped", Level = LogLevel.Debug,
+        Message = "Subscription {Subscription} skipped {MessageType} {MessageId}: it was already handled (idempotency window)")]
+    public static partial void DuplicateSkipped(ILogger logger, string subscription, string messageType, MessageId messageId);
+
     [LoggerMessage(EventId = 8, EventName = "StopTimedOut", Level = LogLevel.Warning,
         Message = "Event bus stop timed out after {Timeout}; cancelling handlers that are still running")]
     public static partial void StopTimedOut(ILogger logger, TimeSpan timeout);

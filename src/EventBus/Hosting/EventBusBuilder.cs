@@ -58,6 +58,34 @@ public sealed class EventBusBuilder
         return this;
     }
 
+    /// <summary>
+    /// Registers <typeparamref name="THandler"/> as a batch handler of <typeparamref name="TEvent"/>: its workers take up to
+    /// <paramref name="maxBatchSize"/> buffered events at a time, waiting up to <paramref name="maxWait"/> for more once the first has arrived.
+    /// </summary>
+    /// <typeparam name="TEvent">The event type the handler declares (may be a base class or interface).</typeparam>
+    /// <typeparam name="THandler">The handler type.</typeparam>
+    /// <param name="maxBatchSize">The largest batch, from 1 to 100,000.</param>
+    /// <param name="maxWait">How long a worker waits for a batch to fill once it has its first event; zero takes what is buffered.</param>
+    /// <param name="lifetime">The handler's DI lifetime.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder AddBatchEventHandler<TEvent, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(int maxBatchSize, TimeSpan maxWait, ServiceLifetime lifetime = ServiceLifetime.Scoped)
+        where THandler : class, IBatchEventHandler<TEvent>
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatchSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBatchSize, 100_000);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxWait, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxWait, TimeSpan.FromHours(1));
+        ThrowIfCommand(typeof(TEvent), typeof(THandler));
+        if (_seen.Add((typeof(THandler), typeof(TEvent))))
+        {
+            Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
+            Registry.EventHandlers.Add(new EventHandlerRegistration(
+                typeof(THandler), typeof(TEvent), lifetime, context => new BatchHandlerInvoker<TEvent>(context, maxBatchSize, maxWait)));
+        }
+
+        return this;
+    }
+
     /// <summary>Registers <typeparamref name="THandler"/> as the handler of the command <typeparamref name="TCommand"/>, which returns no value.</summary>
     /// <typeparam name="TCommand">The command type.</typeparam>
     /// <typeparam name="THandler">The handler type.</typeparam>
@@ -232,6 +260,21 @@ public sealed class EventBusBuilder
         Services.TryAdd(new ServiceDescriptor(typeof(TMiddleware), typeof(TMiddleware), lifetime));
         Registry.Middleware.Add(new MiddlewareRegistration(typeof(TMiddleware), lifetime));
         return this;
+    }
+
+    /// <summary>
+    /// Adds the idempotency helper as a middleware: each subscription skips a message id it already handled successfully within
+    /// <see cref="IdempotencyOptions.Window"/> (a redelivery, a re-drive, or the same message published again). Add it first so it
+    /// is the outermost middleware.
+    /// </summary>
+    /// <param name="configure">Sets the window and the bound, or <see langword="null"/> for the defaults.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder UseIdempotency(Action<IdempotencyOptions>? configure = null)
+    {
+        var options = new IdempotencyOptions();
+        configure?.Invoke(options);
+        Services.TryAddSingleton(options);
+        return UseMiddleware<IdempotencyMiddleware>(ServiceLifetime.Singleton);
     }
 
     private static void ThrowIfCommand(Type messageType, Type handlerType)

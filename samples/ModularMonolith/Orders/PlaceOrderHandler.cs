@@ -1,0 +1,33 @@
+using EventBus;
+using ModularMonolith.Inventory.Contracts;
+using ModularMonolith.Orders.Contracts;
+using ModularMonolith.Shared;
+
+namespace ModularMonolith.Orders;
+
+/// <summary>
+/// Places an order: asks Inventory to reserve the stock (a command, which Inventory may reject), then publishes
+/// <see cref="OrderPlaced"/> or <see cref="OrderRejected"/>. The order id becomes the correlation id of the whole flow.
+/// </summary>
+internal sealed class PlaceOrderHandler(ICommandBus commands, IEventBus events, OrderBook orders) : ICommandHandler<PlaceOrder, OrderReceipt>
+{
+    public async ValueTask<CommandResult<OrderReceipt>> HandleAsync(PlaceOrder order, MessageContext context, CancellationToken cancellationToken)
+    {
+        // Start the flow's correlation here; every handler downstream carries it on with PublishOptions.CausedBy.
+        var flow = new PublishOptions { CorrelationId = $"order-{order.OrderId}", CausationId = context.MessageId.ToString() };
+
+        var reservation = await commands.SendAsync(new ReserveStock(order.OrderId, order.Sku, order.Quantity), cancellationToken);
+        if (!reservation.IsAccepted)
+        {
+            Trace.Write("Orders", $"order {order.OrderId} refused: {reservation.Rejection.Reason}", flow.CorrelationId);
+            await events.PublishAsync(new OrderRejected(order.OrderId, order.CustomerEmail, reservation.Rejection.Reason), flow, cancellationToken);
+            return reservation.Rejection; // the storefront gets the same rejection
+        }
+
+        orders.Add(order);
+        var total = order.Quantity * order.UnitPrice;
+        Trace.Write("Orders", $"order {order.OrderId} placed: {order.Quantity} x {order.Sku} = {total:0.00}", flow.CorrelationId);
+        await events.PublishAsync(new OrderPlaced(order.OrderId, order.CustomerEmail, order.Sku, order.Quantity, total, reservation.Value.ReservationId), flow, cancellationToken);
+        return new OrderReceipt(order.OrderId, total);
+    }
+}
