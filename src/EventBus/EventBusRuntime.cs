@@ -19,7 +19,7 @@ namespace EventBus;
 /// its interface (<c>IDomainEvent</c>) still reaches the handlers of its concrete type.
 /// </remarks>
 [DebuggerDisplay("EventBus: {_state}, {_topicsByType.Count} topic(s)")]
-internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl, IDeadLetterQueue, IAsyncDisposable
+internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl, IDeadLetterQueue, IAsyncDisposable, IDisposable
 {
     /// <summary>The subscription whose worker is running the current flow, if any (for deadlock detection).</summary>
     internal static readonly AsyncLocal<Subscription?> CurrentSubscription = new();
@@ -177,17 +177,23 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             : PublishGroupsAsync(groups, options, cancellationToken);
     }
 
-    public ValueTask<CommandResult> SendAsync(ICommand command, CancellationToken cancellationToken = default)
+    public ValueTask<CommandResult> SendAsync(ICommand command, CancellationToken cancellationToken = default) =>
+        SendAsync(command, null, cancellationToken);
+
+    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default) =>
+        SendCore<TResult>(command, null, cancellationToken);
+
+    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, PublishOptions? options, CancellationToken cancellationToken = default) =>
+        SendCore<TResult>(command, options, cancellationToken);
+
+    public ValueTask<CommandResult> SendAsync(ICommand command, PublishOptions? options, CancellationToken cancellationToken = default)
     {
-        var pending = SendCore<VoidResult>(command, cancellationToken);
+        var pending = SendCore<VoidResult>(command, options, cancellationToken);
         return pending.IsCompletedSuccessfully ? ValueTask.FromResult(ToVoid(pending.Result)) : AwaitVoid(pending);
 
         static async ValueTask<CommandResult> AwaitVoid(ValueTask<CommandResult<VoidResult>> pending) => ToVoid(await pending.ConfigureAwait(false));
         static CommandResult ToVoid(CommandResult<VoidResult> result) => result.IsAccepted ? CommandResult.Accepted : result.Rejection;
     }
-
-    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default) =>
-        SendCore<TResult>(command, cancellationToken);
 
     public async ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default)
     {
@@ -309,6 +315,17 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        _handlerCancellation.Dispose();
+        _stopping.Dispose();
+    }
+
+    /// <summary>
+    /// Synchronous disposal (a container disposed with <c>Dispose</c> rather than <c>DisposeAsync</c>): stops the bus, blocking
+    /// for at most the stop timeout plus the abandon grace period. Prefer <c>await using</c> or the generic host.
+    /// </summary>
+    public void Dispose()
+    {
+        StopAsync().GetAwaiter().GetResult();
         _handlerCancellation.Dispose();
         _stopping.Dispose();
     }
@@ -435,10 +452,10 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     private MessageContext CreateContext(string messageType, PublishOptions? options)
     {
         var now = _time.GetUtcNow();
-        return new MessageContext(MessageId.NewId(now), messageType, now, options?.CorrelationId, options?.CausationId, options?.Headers, options?.PartitionKey);
+        return new MessageContext(options?.MessageId ?? MessageId.NewId(now), messageType, now, options?.CorrelationId, options?.CausationId, options?.Headers, options?.PartitionKey);
     }
 
-    private ValueTask<CommandResult<TResult>> SendCore<TResult>(object command, CancellationToken cancellationToken)
+    private ValueTask<CommandResult<TResult>> SendCore<TResult>(object command, PublishOptions? options, CancellationToken cancellationToken)
     {
         if (command is null)
         {
@@ -455,9 +472,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             ThrowHelper.ThrowUnknownCommand(command.GetType());
         }
 
-        var now = _time.GetUtcNow();
-        var context = new MessageContext(MessageId.NewId(now), route.Topic, now, null, null, null, null);
-        return ((ICommandSender<TResult>)route).SendAsync(command, context, cancellationToken);
+        return ((ICommandSender<TResult>)route).SendAsync(command, CreateContext(route.Topic, options), cancellationToken);
     }
 
     private Topic GetTopic<T>(T message)

@@ -28,6 +28,27 @@ public interface ICommandBus
     /// <exception cref="ObjectDisposedException">The bus has been stopped.</exception>
     ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default);
 
+    /// <summary>Sends a command that returns no value, with envelope values (correlation, causation, headers), and awaits its outcome.</summary>
+    /// <param name="command">The command.</param>
+    /// <param name="options">The envelope values (use <see cref="PublishOptions.CausedBy(in MessageContext)"/> inside a handler), or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Passed to the handler.</param>
+    /// <returns>Accepted, or the handler's rejection.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="command"/> is <see langword="null"/>.</exception>
+    /// <exception cref="UnknownMessageTypeException">No handler is registered for the command's type.</exception>
+    /// <exception cref="ObjectDisposedException">The bus has been stopped.</exception>
+    ValueTask<CommandResult> SendAsync(ICommand command, PublishOptions? options, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends a command that returns a value, with envelope values (correlation, causation, headers), and awaits its outcome.</summary>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="command">The command.</param>
+    /// <param name="options">The envelope values (use <see cref="PublishOptions.CausedBy(in MessageContext)"/> inside a handler), or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Passed to the handler.</param>
+    /// <returns>The handler's result, or its rejection.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="command"/> is <see langword="null"/>.</exception>
+    /// <exception cref="UnknownMessageTypeException">No handler is registered for the command's type.</exception>
+    /// <exception cref="ObjectDisposedException">The bus has been stopped.</exception>
+    ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, PublishOptions? options, CancellationToken cancellationToken = default);
+
     /// <summary>Sends a command that returns no value; a rejection throws.</summary>
     /// <param name="command">The command.</param>
     /// <param name="cancellationToken">Passed to the handler.</param>

@@ -26,6 +26,10 @@ public interface IEventBusControl
     Task<StopReport> StopAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Takes a snapshot of every subscription: configuration, buffer depth, in-flight count and counters.</summary>
+    /// <remarks>
+    /// Counters move when a delivery ends, just after the handler returns: a snapshot taken from a signal the handler itself raised
+    /// may still show that delivery in flight. For final figures, take the snapshot after <see cref="StopAsync"/>.
+    /// </remarks>
     /// <returns>One entry per subscription, ordered by topic then subscription.</returns>
     IReadOnlyList<SubscriptionSnapshot> GetSnapshot();
 }

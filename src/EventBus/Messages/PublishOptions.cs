@@ -10,6 +10,13 @@ namespace EventBus;
 /// </remarks>
 public sealed class PublishOptions
 {
+    /// <summary>
+    /// Gets the message id to use instead of a new one: for messages fed in from outside with an id of their own (an outbox or a
+    /// change-data-capture feed), so that a replay carries the same id and <see cref="EventBusBuilder.UseIdempotency(Action{IdempotencyOptions}?)"/> can skip it.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the bus assigns a new id.</value>
+    public MessageId? MessageId { get; init; }
+
     /// <summary>Gets the correlation identifier of the business flow.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public string? CorrelationId { get; init; }
