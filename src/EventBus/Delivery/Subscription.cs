@@ -673,12 +673,14 @@ internal sealed class Subscription
 
     private void Schedule(Envelope envelope, TimeSpan delay)
     {
+        // Under the lock, so that Fire (which takes it) cannot run before the item is counted, and so that an observer who sees
+        // the count knows the timer exists.
         var item = new ScheduledRedelivery(this, envelope);
-        Interlocked.Increment(ref _scheduled);
         lock (_scheduledItems)
         {
             _scheduledItems.Add(item);
             item.Timer = _bus.TimeProvider.CreateTimer(static s => ((ScheduledRedelivery)s!).Fire(), item, delay, Timeout.InfiniteTimeSpan);
+            Interlocked.Increment(ref _scheduled);
         }
     }
 
