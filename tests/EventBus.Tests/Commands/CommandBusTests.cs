@@ -1,0 +1,351 @@
+using EventBus.Tests.Infrastructure;
+
+namespace EventBus.Tests.Commands;
+
+/// <summary><see cref="ICommandBus"/>: results, rejections as outcomes, exceptions, and enqueued commands.</summary>
+public sealed class CommandBusTests
+{
+    [Fact]
+    public async Task SendAsync_CommandWithResult_ReturnsTheHandlersResult()
+    {
+        await using var bus = await StartAsync();
+
+        var result = await bus.Commands.SendAsync(new Reserve("SKU-1", 3));
+
+        result.IsAccepted.Should().BeTrue();
+        result.Rejection.Should().BeNull();
+        result.Value.Should().Be(7, "10 in stock minus 3 reserved");
+    }
+
+    [Fact]
+    public async Task SendAsync_HandlerRejects_ReturnsRejectionInsteadOfThrowing()
+    {
+        await using var bus = await StartAsync();
+
+        var result = await bus.Commands.SendAsync(new Reserve("SKU-1", 50));
+
+        result.IsAccepted.Should().BeFalse();
+        result.Rejection!.Reason.Should().Be("Only 10 units of SKU-1 are in stock; 50 were ordered.");
+        result.Rejection.Code.Should().Be("insufficient-stock");
+        var value = () => result.Value;
+        value.Should().Throw<InvalidOperationException>().WithMessage("*rejected*");
+    }
+
+    [Fact]
+    public async Task SendAsync_VoidCommand_ReturnsAcceptedOrRejected()
+    {
+        await using var bus = await StartAsync();
+
+        (await bus.Commands.SendAsync(new Release("SKU-1"))).IsAccepted.Should().BeTrue();
+        var rejected = await bus.Commands.SendAsync(new Release(""));
+        rejected.IsAccepted.Should().BeFalse();
+        rejected.Rejection!.Reason.Should().Be("A SKU is required.");
+    }
+
+    [Fact]
+    public async Task InvokeAsync_HandlerRejects_ThrowsCommandRejectedException()
+    {
+        await using var bus = await StartAsync();
+
+        var withResult = async () => await bus.Commands.InvokeAsync(new Reserve("SKU-1", 50));
+        var withoutResult = async () => await bus.Commands.InvokeAsync(new Release(""));
+
+        var thrown = await withResult.Should().ThrowAsync<CommandRejectedException>();
+        thrown.Which.Rejection.Reason.Should().Be("Only 10 units of SKU-1 are in stock; 50 were ordered.");
+        thrown.Which.CommandType.Should().Be<Reserve>();
+        thrown.Which.Message.Should().Contain(typeof(Reserve).FullName).And.Contain("Only 10 units");
+        (await withoutResult.Should().ThrowAsync<CommandRejectedException>()).Which.CommandType.Should().Be<Release>();
+    }
+
+    [Fact]
+    public async Task InvokeAsync_HandlerAccepts_ReturnsTheValue()
+    {
+        await using var bus = await StartAsync();
+
+        (await bus.Commands.InvokeAsync(new Reserve("SKU-1", 4))).Should().Be(6);
+        await bus.Commands.InvokeAsync(new Release("SKU-1"));
+        bus.Get<Recorder<string>>().Items.Should().Equal("reserve SKU-1 4", "release SKU-1");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task SendAsync_HandlerThrows_ExceptionPropagatesToTheCaller(bool asynchronously)
+    {
+        await using var bus = await StartAsync();
+
+        var send = async () => await bus.Commands.SendAsync(new Explode(asynchronously, Reject: false));
+        var invoke = async () => await bus.Commands.InvokeAsync(new Explode(asynchronously, Reject: false));
+
+        await send.Should().ThrowExactlyAsync<InvalidOperationException>().WithMessage("exploded");
+        await invoke.Should().ThrowExactlyAsync<InvalidOperationException>().WithMessage("exploded");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task SendAsync_HandlerThrowsCommandRejectedException_ReturnsRejection(bool asynchronously)
+    {
+        await using var bus = await StartAsync();
+
+        var result = await bus.Commands.SendAsync(new Explode(asynchronously, Reject: true));
+
+        result.IsAccepted.Should().BeFalse();
+        result.Rejection!.Reason.Should().Be("rejected by throwing");
+    }
+
+    [Fact]
+    public async Task SendAsync_MiddlewareThrowsCommandRejectedException_ReturnsRejectionWithoutCallingTheHandler()
+    {
+        await using var bus = await TestBus.StartAsync(b => b
+            .UseMiddleware<ValidationMiddleware>()
+            .AddCommandHandler<Reserve, int, ReserveHandler>());
+
+        var result = await bus.Commands.SendAsync(new Reserve("SKU-1", -1));
+
+        result.IsAccepted.Should().BeFalse();
+        result.Rejection!.Reason.Should().Be("Quantity must be positive; it is -1.");
+        bus.Get<Recorder<string>>().Items.Should().BeEmpty("the handler was not called");
+        (await bus.Commands.SendAsync(new Reserve("SKU-1", 1))).Value.Should().Be(9, "valid commands pass the middleware");
+    }
+
+    [Fact]
+    public async Task SendAsync_Context_HasMessageIdAndCommandTypeButNoSubscription()
+    {
+        await using var bus = await StartAsync();
+
+        await bus.Commands.SendAsync(new Release("SKU-1"));
+        await bus.Commands.SendAsync(new Release("SKU-2"));
+
+        var contexts = bus.Get<Recorder<MessageContext>>().Items;
+        contexts.Should().HaveCount(2);
+        contexts.Should().OnlyContain(c => c.MessageType == typeof(Release).FullName && c.Subscription == null && c.DeliveryCount == 1);
+        contexts[0].MessageId.Should().BeLessThan(contexts[1].MessageId);
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_Commands_HandledByTheQueueWorkers()
+    {
+        const int Commands = 200;
+        await using var bus = await TestBus.StartAsync(b => b
+            .Configure(o => o.QueueWorkers = 3)
+            .AddCommandHandler<Reserve, int, ReserveHandler>()
+            .AddCommandHandler<Release, ReleaseHandler>());
+
+        for (var i = 0; i < Commands; i++)
+        {
+            await bus.Commands.EnqueueAsync(new Release($"SKU-{i}"));
+        }
+
+        var handled = await bus.Get<Recorder<string>>().WaitForCountAsync(Commands);
+        (await bus.Control.StopAsync()).Drained.Should().BeTrue();
+
+        handled.Should().BeEquivalentTo(Enumerable.Range(0, Commands).Select(i => $"release SKU-{i}"));
+        bus.Get<Recorder<string>>().Count.Should().Be(Commands, "each enqueued command is handled once");
+        var queue = bus.Control.GetSnapshot().Single(s => s.Topic == typeof(Release).FullName);
+        queue.Should().Match<SubscriptionSnapshot>(s => s.Mode == DeliveryMode.Queue && s.Workers == 3 && s.Succeeded == Commands && s.Failed == 0);
+        queue.Subscription.Should().Be(typeof(ReleaseHandler).FullName);
+        bus.Get<Recorder<MessageContext>>().Items.Should().OnlyContain(c => c.Subscription == typeof(ReleaseHandler).FullName);
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_HandlerRejects_ReportedToOnUndeliveredAsCommandRejected()
+    {
+        await using var bus = await StartAsync();
+        var options = new PublishOptions { CorrelationId = "order-7" };
+
+        await bus.Commands.EnqueueAsync(new Reserve("SKU-1", 50), options);
+        await bus.Commands.EnqueueAsync(new Reserve("SKU-1", 5));
+
+        var report = (await bus.Undelivered.WaitForCountAsync(1)).Single();
+        await bus.Get<Recorder<string>>().WaitForCountAsync(2);
+        (await bus.Control.StopAsync()).Drained.Should().BeTrue();
+
+        report.Reason.Should().Be(UndeliveredReason.CommandRejected);
+        report.Message.Should().Be(new Reserve("SKU-1", 50));
+        report.Context.CorrelationId.Should().Be("order-7");
+        report.Subscription.Should().Be(typeof(ReserveHandler).FullName);
+        report.Exception.Should().BeOfType<CommandRejectedException>().Which.Rejection.Should().Be(new CommandRejection("Only 10 units of SKU-1 are in stock; 50 were ordered.", "insufficient-stock"));
+        bus.Undelivered.Count.Should().Be(1, "the accepted command is not reported");
+        bus.Control.GetSnapshot().Single(s => s.Topic == typeof(Reserve).FullName).Should().Match<SubscriptionSnapshot>(s => s.Failed == 1 && s.Succeeded == 1);
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_HandlerThrows_ReportedAsHandlerFailed()
+    {
+        await using var bus = await StartAsync();
+
+        await bus.Commands.EnqueueAsync(new Explode(Asynchronously: true, Reject: false));
+
+        var report = (await bus.Undelivered.WaitForCountAsync(1)).Single();
+        report.Reason.Should().Be(UndeliveredReason.HandlerFailed);
+        report.Exception.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Be("exploded");
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_HandlerThrowsCommandRejectedException_ReportedAsCommandRejected()
+    {
+        await using var bus = await StartAsync();
+
+        await bus.Commands.EnqueueAsync(new Explode(Asynchronously: true, Reject: true));
+
+        var report = (await bus.Undelivered.WaitForCountAsync(1)).Single();
+        report.Reason.Should().Be(UndeliveredReason.CommandRejected);
+        report.Exception.Should().BeOfType<CommandRejectedException>().Which.Rejection.Reason.Should().Be("rejected by throwing");
+    }
+
+    [Fact]
+    public async Task SendAsync_CancellationToken_IsPassedToTheHandler()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<Probe, CancellationToken, TokenEchoHandler>());
+        using var cancellation = new CancellationTokenSource();
+
+        var token = await bus.Commands.InvokeAsync(new Probe(), cancellation.Token);
+
+        token.Should().Be(cancellation.Token);
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_BeforeStart_HandledOnceStarted()
+    {
+        await using var bus = TestBus.Build(b => b.AddCommandHandler<Release, ReleaseHandler>());
+
+        await bus.Commands.EnqueueAsync(new Release("SKU-1"));
+        bus.Get<Recorder<string>>().Count.Should().Be(0);
+        await bus.Control.StartAsync();
+
+        (await bus.Get<Recorder<string>>().WaitForCountAsync(1)).Should().Equal("release SKU-1");
+    }
+
+    [Fact]
+    public async Task SendAsync_AfterStop_ThrowsObjectDisposedException()
+    {
+        await using var bus = await StartAsync();
+        await bus.Control.StopAsync();
+
+        var send = async () => await bus.Commands.SendAsync(new Release("SKU-1"));
+        var enqueue = async () => await bus.Commands.EnqueueAsync(new Release("SKU-1"));
+
+        await send.Should().ThrowAsync<ObjectDisposedException>();
+        await enqueue.Should().ThrowAsync<ObjectDisposedException>();
+    }
+
+    [Fact]
+    public async Task SendAsync_NullCommand_ThrowsArgumentNullException()
+    {
+        await using var bus = await StartAsync();
+
+        var send = async () => await bus.Commands.SendAsync((ICommand)null!);
+        var sendWithResult = async () => await bus.Commands.SendAsync((ICommand<int>)null!);
+        var invoke = async () => await bus.Commands.InvokeAsync((ICommand)null!);
+        var enqueue = async () => await bus.Commands.EnqueueAsync<Release>(null!);
+
+        await send.Should().ThrowAsync<ArgumentNullException>();
+        await sendWithResult.Should().ThrowAsync<ArgumentNullException>();
+        await invoke.Should().ThrowAsync<ArgumentNullException>();
+        await enqueue.Should().ThrowAsync<ArgumentNullException>();
+    }
+
+    [Fact]
+    public async Task SendAsync_CommandWithoutHandler_ThrowsUnknownMessageTypeException()
+    {
+        await using var bus = await StartAsync();
+
+        var send = async () => await bus.Commands.SendAsync(new Unhandled());
+        var enqueue = async () => await bus.Commands.EnqueueAsync(new Unhandled());
+
+        (await send.Should().ThrowAsync<UnknownMessageTypeException>().WithMessage($"*{typeof(Unhandled).FullName}*")).Which.MessageType.Should().Be<Unhandled>();
+        await enqueue.Should().ThrowAsync<UnknownMessageTypeException>().WithMessage($"*{typeof(Unhandled).FullName}*");
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_Event_ThrowsArgumentException()
+    {
+        await using var bus = await TestBus.StartAsync(b => b
+            .AddCommandHandler<Release, ReleaseHandler>()
+            .AddEventHandler<Released, ReleasedHandler>());
+
+        var enqueue = async () => await bus.Commands.EnqueueAsync(new Released("SKU-1"));
+
+        await enqueue.Should().ThrowExactlyAsync<ArgumentException>().WithMessage($"*{typeof(Released).FullName}*not a command*");
+    }
+
+    private static Task<TestBus> StartAsync() =>
+        TestBus.StartAsync(b => b
+            .AddCommandHandler<Reserve, int, ReserveHandler>()
+            .AddCommandHandler<Release, ReleaseHandler>()
+            .AddCommandHandler<Explode, ExplodeHandler>());
+
+    public sealed record Reserve(string Sku, int Quantity) : ICommand<int>;
+
+    public sealed record Release(string Sku) : ICommand;
+
+    public sealed record Explode(bool Asynchronously, bool Reject) : ICommand;
+
+    public sealed record Unhandled : ICommand;
+
+    public sealed record Probe : ICommand<CancellationToken>;
+
+    public sealed class TokenEchoHandler : ICommandHandler<Probe, CancellationToken>
+    {
+        public ValueTask<CommandResult<CancellationToken>> HandleAsync(Probe command, MessageContext context, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<CommandResult<CancellationToken>>(cancellationToken);
+    }
+
+    public sealed record Released(string Sku);
+
+    public sealed class ReserveHandler(Recorder<string> journal) : ICommandHandler<Reserve, int>
+    {
+        private const int InStock = 10;
+
+        public ValueTask<CommandResult<int>> HandleAsync(Reserve command, MessageContext context, CancellationToken cancellationToken)
+        {
+            journal.Add($"reserve {command.Sku} {command.Quantity}");
+            return ValueTask.FromResult<CommandResult<int>>(command.Quantity <= InStock
+                ? InStock - command.Quantity
+                : CommandResult.Reject($"Only {InStock} units of {command.Sku} are in stock; {command.Quantity} were ordered.", "insufficient-stock"));
+        }
+    }
+
+    public sealed class ReleaseHandler(Recorder<string> journal, Recorder<MessageContext> contexts) : ICommandHandler<Release>
+    {
+        public async ValueTask<CommandResult> HandleAsync(Release command, MessageContext context, CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            contexts.Add(context);
+            if (command.Sku.Length == 0)
+            {
+                return CommandResult.Reject("A SKU is required.");
+            }
+
+            journal.Add($"release {command.Sku}");
+            return CommandResult.Accepted;
+        }
+    }
+
+    public sealed class ExplodeHandler : ICommandHandler<Explode>
+    {
+        public ValueTask<CommandResult> HandleAsync(Explode command, MessageContext context, CancellationToken cancellationToken) =>
+            command.Asynchronously ? ThrowAsync(command.Reject) : throw Create(command.Reject);
+
+        private static async ValueTask<CommandResult> ThrowAsync(bool reject)
+        {
+            await Task.Yield();
+            throw Create(reject);
+        }
+
+        private static Exception Create(bool reject) =>
+            reject ? new CommandRejectedException("rejected by throwing") : new InvalidOperationException("exploded");
+    }
+
+    public sealed class ValidationMiddleware : MessageMiddleware<Reserve>
+    {
+        protected override ValueTask InvokeAsync(Reserve message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken) =>
+            message.Quantity > 0 ? next() : throw new CommandRejectedException($"Quantity must be positive; it is {message.Quantity}.");
+    }
+
+    public sealed class ReleasedHandler : IEventHandler<Released>
+    {
+        public ValueTask HandleAsync(Released @event, MessageContext context, CancellationToken cancellationToken) => default;
+    }
+}

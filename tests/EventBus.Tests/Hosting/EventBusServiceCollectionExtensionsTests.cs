@@ -1,0 +1,68 @@
+using EventBus.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EventBus.Tests.Hosting;
+
+/// <summary><see cref="EventBusServiceCollectionExtensions.AddEventBus"/>: one bus behind three interfaces, and a hosted service.</summary>
+public sealed class EventBusServiceCollectionExtensionsTests
+{
+    [Fact]
+    public async Task AddEventBus_ResolvesOneInstanceBehindEveryInterface()
+    {
+        await using var bus = TestBus.Build(b => b.AddEventHandler<Hello, HelloHandler>());
+
+        object eventBus = bus.Get<IEventBus>();
+
+        eventBus.Should().BeSameAs(bus.Get<ICommandBus>()).And.BeSameAs(bus.Get<IEventBusControl>());
+        bus.Services.GetServices<IHostedService>().Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task AddEventBus_CalledTwice_AddsToTheSameBus()
+    {
+        var services = TestBus.CreateServices(b => b.AddEventHandler<Hello, HelloHandler>(), null, out _);
+        services.AddEventBus(b => b.AddEventHandler<Hello, SecondHelloHandler>());
+        await using var provider = services.BuildServiceProvider();
+        var control = provider.GetRequiredService<IEventBusControl>();
+        await control.StartAsync();
+
+        await provider.GetRequiredService<IEventBus>().PublishAsync(new Hello(1));
+        await provider.GetRequiredService<Recorder<HelloHandler, int>>().WaitForCountAsync(1);
+        await provider.GetRequiredService<Recorder<SecondHelloHandler, int>>().WaitForCountAsync(1);
+
+        control.GetSnapshot().Select(s => s.Subscription).Should().BeEquivalentTo(typeof(HelloHandler).FullName, typeof(SecondHelloHandler).FullName);
+        services.Count(d => d.ServiceType == typeof(IHostedService)).Should().Be(1);
+        await control.StopAsync();
+    }
+
+    [Fact]
+    public void AddEventBus_NullArguments_ThrowArgumentNullException()
+    {
+        var withoutServices = () => EventBusServiceCollectionExtensions.AddEventBus(null!, _ => { });
+        var withoutConfigure = () => new ServiceCollection().AddEventBus(null!);
+
+        withoutServices.Should().Throw<ArgumentNullException>();
+        withoutConfigure.Should().Throw<ArgumentNullException>();
+    }
+
+    public sealed record Hello(int N);
+
+    public sealed class HelloHandler(Recorder<HelloHandler, int> log) : IEventHandler<Hello>
+    {
+        public ValueTask HandleAsync(Hello @event, MessageContext context, CancellationToken cancellationToken)
+        {
+            log.Add(@event.N);
+            return default;
+        }
+    }
+
+    public sealed class SecondHelloHandler(Recorder<SecondHelloHandler, int> log) : IEventHandler<Hello>
+    {
+        public ValueTask HandleAsync(Hello @event, MessageContext context, CancellationToken cancellationToken)
+        {
+            log.Add(@event.N);
+            return default;
+        }
+    }
+}
