@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using EventBus.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -42,8 +43,9 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     private int _state;
     private Task<StopReport>? _stopTask;
 
-    public EventBusRuntime(IServiceProvider services, EventBusRegistry registry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    public EventBusRuntime(IServiceProvider services, EventBusRegistry registry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
+        Metrics = new EventBusMetrics(meterFactory, AllSubscriptions);
         _services = services;
         _registry = registry;
         _logger = (ILogger?)loggerFactory?.CreateLogger("EventBus") ?? NullLogger.Instance;
@@ -61,10 +63,11 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             .ToList();
 
         // The effective options of every subscription known now (handler over topic over bus defaults) must be valid too.
-        if (failures.Count == 0)
+        if (Options.DefaultRedelivery is not null)
         {
+            // Handlers of an interface or base type included: their topics are created on first publish, but a bad combination
+            // of their own options must fail now, not on every publish.
             failures.AddRange(registry.EventHandlers
-                .Where(h => !h.MessageType.IsAbstract && !h.MessageType.IsInterface)
                 .Select(h => ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast).Error)
                 .Concat(registry.CommandHandlers.Select(h => ResolveOptions(h.CommandType, h.HandlerType, DeliveryMode.Queue).Error))
                 .OfType<string>()
@@ -116,6 +119,8 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
 
     internal ILogger Logger => _logger;
 
+    internal EventBusMetrics Metrics { get; }
+
     public int Count => AllSubscriptions().Sum(s => s.DeadLetters.Count);
 
     public ValueTask PublishAsync<TEvent>(TEvent @event, CancellationToken cancellationToken = default) =>
@@ -134,7 +139,61 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             ThrowHelper.ThrowCommandPublished(topic.MessageType);
         }
 
-        return topic.PublishAsync(@event, CreateContext(topic.Name, options), cancellationToken);
+        return EventBusTelemetry.Source.HasListeners()
+            ? PublishTracedAsync(topic, @event, options, "publish", cancellationToken)
+            : topic.PublishAsync(@event, CreateContext(topic.Name, options), cancellationToken);
+    }
+
+    /// <summary>Publishes inside a <c>publish</c> span whose context travels in the envelope.</summary>
+    private async ValueTask PublishTracedAsync(Topic topic, object message, PublishOptions? options, string operation, CancellationToken cancellationToken)
+    {
+        using var activity = StartProducerActivity(operation, topic.Name);
+        var context = CreateContext(topic.Name, options);
+        TagMessage(activity, context);
+        try
+        {
+            await topic.PublishAsync(message, context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            SetError(activity, e);
+            throw;
+        }
+    }
+
+    internal static Activity? StartProducerActivity(string operation, string destination)
+    {
+        var activity = EventBusTelemetry.Source.StartActivity($"{operation} {destination}", ActivityKind.Producer);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(EventBusTelemetry.SystemAttribute, EventBusTelemetry.SystemName);
+            activity.SetTag(EventBusTelemetry.DestinationAttribute, destination);
+            activity.SetTag(EventBusTelemetry.OperationTypeAttribute, "send");
+            activity.SetTag(EventBusTelemetry.OperationNameAttribute, operation);
+        }
+
+        return activity;
+    }
+
+    internal static void TagMessage(Activity? activity, in MessageContext context)
+    {
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(EventBusTelemetry.MessageIdAttribute, context.MessageId.ToString());
+            if (context.CorrelationId is { } correlation)
+            {
+                activity.SetTag(EventBusTelemetry.ConversationIdAttribute, correlation);
+            }
+        }
+    }
+
+    internal static void SetError(Activity? activity, Exception exception)
+    {
+        if (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, exception.Message);
+            activity.SetTag(EventBusTelemetry.ErrorTypeAttribute, exception.GetType().FullName);
+        }
     }
 
     public ValueTask PublishBatchAsync<TEvent>(IReadOnlyList<TEvent> events, PublishOptions? options = null, CancellationToken cancellationToken = default)
@@ -224,7 +283,9 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             ThrowHelper.ThrowEventEnqueued(topic.MessageType);
         }
 
-        return topic.PublishAsync(command, CreateContext(topic.Name, options), cancellationToken);
+        return EventBusTelemetry.Source.HasListeners()
+            ? PublishTracedAsync(topic, command, options, "publish", cancellationToken)
+            : topic.PublishAsync(command, CreateContext(topic.Name, options), cancellationToken);
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default)
@@ -255,11 +316,13 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         return Task.CompletedTask;
     }
 
-    public Task<StopReport> StopAsync(CancellationToken cancellationToken = default)
+    public Task<StopReport> StopAsync(CancellationToken cancellationToken = default) => Stop(drain: true, cancellationToken);
+
+    private Task<StopReport> Stop(bool drain, CancellationToken cancellationToken)
     {
         lock (_topicsLock)
         {
-            return _stopTask ??= StopCoreAsync(cancellationToken);
+            return _stopTask ??= StopCoreAsync(drain, cancellationToken);
         }
     }
 
@@ -312,22 +375,28 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     public int Purge(Func<DeadLetter, bool>? predicate = null) =>
         AllSubscriptions().Sum(s => s.DeadLetters.Take(predicate).Count);
 
+    /// <summary>
+    /// Disposal by the container. The container no longer creates scopes once its disposal has begun, so buffered messages cannot
+    /// be handled: the bus finishes what is in flight and reports the rest as unfinished (stop first, e.g. with the host, to drain).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await StopAsync().ConfigureAwait(false);
+        await Stop(drain: false, CancellationToken.None).ConfigureAwait(false);
         _handlerCancellation.Dispose();
         _stopping.Dispose();
+        Metrics.Dispose();
     }
 
     /// <summary>
-    /// Synchronous disposal (a container disposed with <c>Dispose</c> rather than <c>DisposeAsync</c>): stops the bus, blocking
-    /// for at most the stop timeout plus the abandon grace period. Prefer <c>await using</c> or the generic host.
+    /// Synchronous disposal (a container disposed with <c>Dispose</c> rather than <c>DisposeAsync</c>): stops the bus as
+    /// <see cref="DisposeAsync"/> does, blocking for at most the stop timeout plus the abandon grace period.
     /// </summary>
     public void Dispose()
     {
-        StopAsync().GetAwaiter().GetResult();
+        Stop(drain: false, CancellationToken.None).GetAwaiter().GetResult();
         _handlerCancellation.Dispose();
         _stopping.Dispose();
+        Metrics.Dispose();
     }
 
     private Subscription[] AllSubscriptions() => _topicsByType.Values.SelectMany(t => t.Subscriptions).ToArray();
@@ -384,11 +453,6 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         if (options.Workers is < 1 or > EventBusOptions.MaxWorkers)
         {
             yield return $"SubscriptionOptions.Workers of {owner} must be between 1 and {EventBusOptions.MaxWorkers}; it is {options.Workers}.";
-        }
-
-        if (options.Mode == DeliveryMode.Broadcast && options.Workers > 1)
-        {
-            yield return $"SubscriptionOptions.Workers of {owner} is {options.Workers}, but Broadcast mode delivers in order with one worker; use Mode = Queue for competing workers.";
         }
 
         if (options.Capacity is < 1 or > EventBusOptions.MaxCapacity)
@@ -449,10 +513,11 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     private MiddlewareRegistration[] MiddlewareFor(Type messageType) =>
         _registry.Middleware.Count == 0 ? MiddlewarePipeline.None : [.. _registry.Middleware];
 
-    private MessageContext CreateContext(string messageType, PublishOptions? options)
+    internal MessageContext CreateContext(string messageType, PublishOptions? options)
     {
         var now = _time.GetUtcNow();
-        return new MessageContext(options?.MessageId ?? MessageId.NewId(now), messageType, now, options?.CorrelationId, options?.CausationId, options?.Headers, options?.PartitionKey);
+        return new MessageContext(options?.MessageId ?? MessageId.NewId(now), messageType, now, options?.CorrelationId, options?.CausationId, options?.Headers, options?.PartitionKey,
+            traceContext: Activity.Current?.Context ?? default);
     }
 
     private ValueTask<CommandResult<TResult>> SendCore<TResult>(object command, PublishOptions? options, CancellationToken cancellationToken)
@@ -472,7 +537,37 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             ThrowHelper.ThrowUnknownCommand(command.GetType());
         }
 
-        return ((ICommandSender<TResult>)route).SendAsync(command, CreateContext(route.Topic, options), cancellationToken);
+        if (Metrics.Published.Enabled)
+        {
+            Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, route.Topic));
+        }
+
+        return EventBusTelemetry.Source.HasListeners()
+            ? SendTracedAsync((ICommandSender<TResult>)route, route.Topic, command, options, cancellationToken)
+            : ((ICommandSender<TResult>)route).SendAsync(command, CreateContext(route.Topic, options), cancellationToken);
+    }
+
+    /// <summary>Sends inside a <c>send</c> span; the handler runs within it, so what it publishes joins the trace.</summary>
+    private async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(ICommandSender<TResult> route, string topic, object command, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        using var activity = StartProducerActivity("send", topic);
+        var context = CreateContext(topic, options);
+        TagMessage(activity, context);
+        try
+        {
+            var result = await route.SendAsync(command, context, cancellationToken).ConfigureAwait(false);
+            if (!result.IsAccepted)
+            {
+                activity?.SetTag("eventbus.command.rejected", result.Rejection.Reason);
+            }
+
+            return result;
+        }
+        catch (Exception e)
+        {
+            SetError(activity, e);
+            throw;
+        }
     }
 
     private Topic GetTopic<T>(T message)
@@ -526,7 +621,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
                 return existing;
             }
 
-            var topic = new Topic(type, isCommand);
+            var topic = new Topic(type, isCommand, Metrics);
             var subscriptions = isCommand ? CreateCommandSubscription(topic) : CreateEventSubscriptions(topic);
             topic.Initialize(subscriptions);
             if (_state == Running)
@@ -620,6 +715,11 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
 
     private ValueTask PublishGroup(Topic topic, List<object> messages, PublishOptions? options, CancellationToken cancellationToken)
     {
+        if (EventBusTelemetry.Source.HasListeners())
+        {
+            return PublishGroupTracedAsync(topic, messages, options, cancellationToken);
+        }
+
         var contexts = new MessageContext[messages.Count];
         for (var i = 0; i < contexts.Length; i++)
         {
@@ -627,6 +727,27 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         }
 
         return topic.PublishBatchAsync([.. messages], contexts, cancellationToken);
+    }
+
+    private async ValueTask PublishGroupTracedAsync(Topic topic, List<object> messages, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        using var activity = StartProducerActivity("publish", topic.Name);
+        activity?.SetTag(EventBusTelemetry.BatchCountAttribute, messages.Count);
+        var contexts = new MessageContext[messages.Count];
+        for (var i = 0; i < contexts.Length; i++)
+        {
+            contexts[i] = CreateContext(topic.Name, options);
+        }
+
+        try
+        {
+            await topic.PublishBatchAsync([.. messages], contexts, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            SetError(activity, e);
+            throw;
+        }
     }
 
     private async ValueTask PublishGroupsAsync(List<(Topic Topic, List<object> Messages)> groups, PublishOptions? options, CancellationToken cancellationToken)
@@ -637,7 +758,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         }
     }
 
-    private async Task<StopReport> StopCoreAsync(CancellationToken cancellationToken)
+    private async Task<StopReport> StopCoreAsync(bool drain, CancellationToken cancellationToken)
     {
         await Task.Yield(); // leave the caller's lock before waiting
         var started = _time.GetTimestamp();
@@ -659,7 +780,15 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         {
             subscription.CancelScheduled();
         }
-        var drained = wasRunning;
+        if (!drain)
+        {
+            foreach (var subscription in subscriptions)
+            {
+                subscription.StopTaking();
+            }
+        }
+
+        var drained = wasRunning && drain;
         if (wasRunning)
         {
             var all = Task.WhenAll(subscriptions.Select(s => s.Completion));

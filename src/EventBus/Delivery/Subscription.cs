@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
@@ -39,6 +40,8 @@ internal sealed class Subscription
     private readonly WorkerState[] _workers;
     private readonly DeadLetterStore _deadLetters;
     private readonly HashSet<ScheduledRedelivery> _scheduledItems = [];
+    private readonly EventBusMetrics _metrics;
+    private readonly IdleWorkers? _idle;
     private Task[]? _workerTasks;
     private int _count;
     private int _scheduled;
@@ -55,7 +58,11 @@ internal sealed class Subscription
         Name = name;
         _invoker = invoker;
         _settings = settings;
+        _metrics = topic.Metrics;
+        TopicTag = topic.TopicTag;
+        SubscriptionTag = new(EventBusTelemetry.ConsumerGroupAttribute, name);
         _deadLetters = new DeadLetterStore(settings.DeadLetterCapacity);
+        _idle = settings.Workers > 1 ? new IdleWorkers() : null;
         _workers = new WorkerState[settings.Workers];
         for (var i = 0; i < _workers.Length; i++)
         {
@@ -85,6 +92,15 @@ internal sealed class Subscription
 
     public int Depth => Volatile.Read(ref _count);
 
+    public int InFlight => _workers.Count(static w => Volatile.Read(ref w.Busy) == 1);
+
+    public KeyValuePair<string, object?> TopicTag { get; }
+
+    public KeyValuePair<string, object?> SubscriptionTag { get; }
+
+    /// <summary>Gets a value indicating whether a delivery must take the instrumented path (a span or a duration to record).</summary>
+    private bool Instrumented => EventBusTelemetry.Source.HasListeners() || _metrics.ProcessDuration.Enabled || _metrics.QueueDuration.Enabled;
+
     public DeadLetterStore DeadLetters => _deadLetters;
 
     /// <summary>Gets a task that completes when every worker has exited.</summary>
@@ -103,9 +119,8 @@ internal sealed class Subscription
             for (var i = 0; i < tasks.Length; i++)
             {
                 var worker = _workers[i];
-                tasks[i] = _invoker is BatchHandlerInvoker batch
-                    ? Task.Run(() => RunBatchWorkerAsync(worker, batch))
-                    : Task.Run(() => RunWorkerAsync(worker));
+                var batch = _invoker as BatchHandlerInvoker;
+                tasks[i] = Task.Run(() => RunWorkerAsync(worker, batch));
             }
         }
 
@@ -186,7 +201,11 @@ internal sealed class Subscription
     }
 
     /// <summary>After the stop timeout, before handlers are cancelled: workers finish their current message and take no more.</summary>
-    public void StopTaking() => _abandoned = true;
+    public void StopTaking()
+    {
+        _abandoned = true;
+        _idle?.CloseAll();
+    }
 
     /// <summary>After the grace period: reports what is left in the buffer and what is still stuck in flight.</summary>
     public void CollectUnfinished(List<UndeliveredMessage> unfinished)
@@ -245,56 +264,74 @@ internal sealed class Subscription
         }
     }
 
-    private async Task RunWorkerAsync(WorkerState worker)
+    /// <summary>
+    /// A worker's loop: wait for work, then drain the buffer into the handler (one message at a time, or in batches).
+    /// The idle protocol of competing workers (<see cref="IdleWorkers"/>) is inlined so that its awaits run in this loop's state
+    /// machine, which lives as long as the worker: going idle and waking up allocate nothing.
+    /// </summary>
+    private async Task RunWorkerAsync(WorkerState worker, BatchHandlerInvoker? batchInvoker)
     {
         // Lets a publish from inside this handler see that it would wait on its own buffer (see Topic.PublishSlowAsync).
         EventBusRuntime.CurrentSubscription.Value = this;
         var reader = _channel.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        var batch = batchInvoker is null ? null : new List<Envelope>(Math.Min(batchInvoker.MaxBatchSize, 1024));
+        while (true)
         {
-            while (!_abandoned && reader.TryRead(out var envelope))
+            bool more;
+            if (_idle is null)
             {
-                Interlocked.Decrement(ref _count);
-                WakeRoomWaiters();
-                worker.Current = envelope;
-                Volatile.Write(ref worker.Busy, 1);
-                var pending = ProcessAsync(worker, envelope);
-                if (pending.IsCompletedSuccessfully)
+                more = await reader.WaitToReadAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                if (!_idle.BeginWait(worker.Parking, out var lead) || (!lead && !await worker.Parking.WaitAsync().ConfigureAwait(false)))
                 {
-                    pending.GetAwaiter().GetResult();
+                    return;
                 }
-                else
-                {
-                    await pending.ConfigureAwait(false);
-                }
+
+                more = await reader.WaitToReadAsync().ConfigureAwait(false);
+                _idle.EndWait(worker.Parking, more);
             }
 
-            if (_abandoned)
+            if (!more)
             {
                 return;
             }
-        }
-    }
 
-    private async Task RunBatchWorkerAsync(WorkerState worker, BatchHandlerInvoker invoker)
-    {
-        EventBusRuntime.CurrentSubscription.Value = this;
-        var reader = _channel.Reader;
-        var batch = new List<Envelope>(Math.Min(invoker.MaxBatchSize, 1024));
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (!_abandoned && TakeInto(batch, invoker.MaxBatchSize))
+            if (batchInvoker is null)
             {
-                if (batch.Count < invoker.MaxBatchSize && invoker.MaxWait > TimeSpan.Zero)
+                while (!_abandoned && reader.TryRead(out var envelope))
                 {
-                    await FillWithinAsync(batch, invoker).ConfigureAwait(false);
+                    Interlocked.Decrement(ref _count);
+                    WakeRoomWaiters();
+                    worker.Current = envelope;
+                    Volatile.Write(ref worker.Busy, 1);
+                    var pending = ProcessAsync(worker, envelope);
+                    if (pending.IsCompletedSuccessfully)
+                    {
+                        pending.GetAwaiter().GetResult();
+                    }
+                    else
+                    {
+                        await pending.ConfigureAwait(false);
+                    }
                 }
+            }
+            else
+            {
+                while (!_abandoned && TakeInto(batch!, batchInvoker.MaxBatchSize))
+                {
+                    if (batch!.Count < batchInvoker.MaxBatchSize && batchInvoker.MaxWait > TimeSpan.Zero)
+                    {
+                        await FillWithinAsync(batch, batchInvoker).ConfigureAwait(false);
+                    }
 
-                var envelopes = batch.ToArray();
-                batch.Clear();
-                worker.CurrentBatch = envelopes;
-                Volatile.Write(ref worker.Busy, 1);
-                await ProcessBatchAsync(worker, invoker, envelopes).ConfigureAwait(false);
+                    var envelopes = batch.ToArray();
+                    batch.Clear();
+                    worker.CurrentBatch = envelopes;
+                    Volatile.Write(ref worker.Busy, 1);
+                    await ProcessBatchAsync(worker, batchInvoker, envelopes).ConfigureAwait(false);
+                }
             }
 
             if (_abandoned)
@@ -356,6 +393,9 @@ internal sealed class Subscription
             }
 
             worker.Attempts += envelopes.Length;
+            Count(_metrics.Delivered, envelopes.Length);
+            using var activity = Instrumented ? StartProcessActivity(contexts[0], envelopes.Length) : null;
+            var started = Stopwatch.GetTimestamp();
             AttemptFailure? failure;
             using (var timeout = _settings.HandlerTimeout is { } t ? new CancellationTokenSource(t, _bus.TimeProvider) : null)
             using (timeout is null ? default : _bus.HandlerCancellation.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout))
@@ -373,9 +413,15 @@ internal sealed class Subscription
                 failure = await ObserveAsync(worker, pending, timeout is null ? null : (timeout, _settings.HandlerTimeout!.Value)).ConfigureAwait(false);
             }
 
+            EndAttempt(activity, started, failure);
+
             if (failure is null)
             {
-                Finish(worker, () => worker.Succeeded += envelopes.Length);
+                Finish(worker, () =>
+                {
+                    worker.Succeeded += envelopes.Length;
+                    Count(_metrics.Succeeded, envelopes.Length);
+                });
                 worker.CurrentBatch = null;
                 return;
             }
@@ -387,6 +433,7 @@ internal sealed class Subscription
             if (retry && !(delay > TimeSpan.Zero && _bus.IsStopping))
             {
                 worker.Retried += envelopes.Length;
+                Count(_metrics.Retried, envelopes.Length);
                 Log.Redelivering(_bus.Logger, Name, contexts[0].MessageType, contexts[0].MessageId, attempt + 1, delay, failure.Exception);
                 try
                 {
@@ -412,6 +459,7 @@ internal sealed class Subscription
                     else if (_settings.AckMode == AckMode.BeforeHandling)
                     {
                         worker.Failed++;
+                        Count(_metrics.Failed, 1);
                         Report(envelopes[i].Message, context, failure.Kind == SettlementKind.None ? UndeliveredReason.HandlerFailed : UndeliveredReason.Nacked, failure.Exception);
                     }
                     else
@@ -428,12 +476,13 @@ internal sealed class Subscription
     /// <summary>Delivers one message until it is acknowledged, scheduled for a delayed redelivery, or dead-lettered.</summary>
     private ValueTask ProcessAsync(WorkerState worker, in Envelope envelope)
     {
-        // Fast path (no timeout, handler completes synchronously and succeeds): no state machine, no allocation.
-        if (_settings.HandlerTimeout is null)
+        // Fast path (no timeout, nothing to trace or time, handler completes synchronously and succeeds): no state machine, no allocation.
+        if (_settings.HandlerTimeout is null && !Instrumented)
         {
             var attempt = envelope.Context.DeliveryCount;
             var context = envelope.Context.ForDelivery(Name, attempt, worker.Settlement, worker.Settlement.Begin());
             worker.Attempts++;
+            Count(_metrics.Delivered, 1);
             ValueTask pending;
             try
             {
@@ -483,6 +532,7 @@ internal sealed class Subscription
             {
                 var context = envelope.Context.ForDelivery(Name, attempt, worker.Settlement, worker.Settlement.Begin());
                 worker.Attempts++;
+                Count(_metrics.Delivered, 1);
                 failure = await AttemptAsync(worker, envelope.Message, context).ConfigureAwait(false);
             }
 
@@ -508,6 +558,7 @@ internal sealed class Subscription
                 Finish(worker, () =>
                 {
                     worker.Failed++;
+                    Count(_metrics.Failed, 1);
                     Report(envelope.Message, lastContext, reason, failure.Exception);
                 });
                 return;
@@ -522,6 +573,7 @@ internal sealed class Subscription
             var next = attempt + 1;
             var delay = _settings.Redelivery.GetDelay(next, Random.Shared.NextDouble());
             worker.Retried++;
+            Count(_metrics.Retried, 1);
             Log.Redelivering(_bus.Logger, Name, lastContext.MessageType, lastContext.MessageId, next, delay, failure.Exception);
             if (delay > TimeSpan.Zero && _bus.IsStopping)
             {
@@ -555,8 +607,74 @@ internal sealed class Subscription
         }
     }
 
-    /// <summary>Makes one attempt with the handler timeout, if any. Returns null on success.</summary>
+    /// <summary>Makes one attempt inside a <c>process</c> span (when traced), recording its durations (when measured).</summary>
     private async ValueTask<AttemptFailure?> AttemptAsync(WorkerState worker, object message, MessageContext context)
+    {
+        if (!Instrumented)
+        {
+            return await AttemptCoreAsync(worker, message, context).ConfigureAwait(false);
+        }
+
+        using var activity = StartProcessActivity(context, 1);
+        var started = Stopwatch.GetTimestamp();
+        RecordQueueDuration(context);
+        var failure = await AttemptCoreAsync(worker, message, context).ConfigureAwait(false);
+        EndAttempt(activity, started, failure);
+        return failure;
+    }
+
+    private Activity? StartProcessActivity(in MessageContext context, int batchCount)
+    {
+        var activity = EventBusTelemetry.Source.StartActivity($"process {Topic.Name}", ActivityKind.Consumer, context.TraceContext);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(EventBusTelemetry.SystemAttribute, EventBusTelemetry.SystemName);
+            activity.SetTag(EventBusTelemetry.DestinationAttribute, Topic.Name);
+            activity.SetTag(EventBusTelemetry.ConsumerGroupAttribute, Name);
+            activity.SetTag(EventBusTelemetry.OperationTypeAttribute, "process");
+            activity.SetTag(EventBusTelemetry.OperationNameAttribute, "process");
+            activity.SetTag(EventBusTelemetry.DeliveryCountAttribute, context.DeliveryCount);
+            EventBusRuntime.TagMessage(activity, context);
+            if (batchCount > 1)
+            {
+                activity.SetTag(EventBusTelemetry.BatchCountAttribute, batchCount);
+            }
+        }
+
+        return activity;
+    }
+
+    private void RecordQueueDuration(in MessageContext context)
+    {
+        if (_metrics.QueueDuration.Enabled)
+        {
+            _metrics.QueueDuration.Record(Math.Max(0, (_bus.TimeProvider.GetUtcNow() - context.Timestamp).TotalSeconds), EventBusMetrics.System, TopicTag, SubscriptionTag);
+        }
+    }
+
+    private void EndAttempt(Activity? activity, long started, AttemptFailure? failure)
+    {
+        if (_metrics.ProcessDuration.Enabled)
+        {
+            _metrics.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, EventBusMetrics.System, TopicTag, SubscriptionTag);
+        }
+
+        if (failure is not null)
+        {
+            EventBusRuntime.SetError(activity, failure.Exception ?? new InvalidOperationException(failure.Reason));
+        }
+    }
+
+    private void Count(Counter<long> counter, long value)
+    {
+        if (counter.Enabled)
+        {
+            counter.Add(value, EventBusMetrics.System, TopicTag, SubscriptionTag);
+        }
+    }
+
+    /// <summary>Makes one attempt with the handler timeout, if any. Returns null on success.</summary>
+    private async ValueTask<AttemptFailure?> AttemptCoreAsync(WorkerState worker, object message, MessageContext context)
     {
         var timeout = _settings.HandlerTimeout;
         if (timeout is null)
@@ -631,7 +749,7 @@ internal sealed class Subscription
     }
 
     /// <summary>Ends the delivery in progress: counts it, runs its outcome (unless the stop already claimed it), frees the worker.</summary>
-    private static void Finish(WorkerState worker, Action? failureOutcome)
+    private void Finish(WorkerState worker, Action? failureOutcome)
     {
         // Busy 1 -> 0; if the stop already claimed this delivery (2), it was reported as unfinished: report nothing more.
         if (Interlocked.CompareExchange(ref worker.Busy, 0, 1) != 1)
@@ -644,6 +762,7 @@ internal sealed class Subscription
         if (failureOutcome is null)
         {
             worker.Succeeded++;
+            Count(_metrics.Succeeded, 1);
             return;
         }
 
@@ -654,6 +773,8 @@ internal sealed class Subscription
     {
         worker.Failed++;
         worker.DeadLettered++;
+        Count(_metrics.Failed, 1);
+        Count(_metrics.DeadLettered, 1);
         var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
         var deadLetter = new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure);
         if (failure.Exception is OperationCanceledException && _bus.HandlerCancellation.IsCancellationRequested)
@@ -715,6 +836,7 @@ internal sealed class Subscription
     private void Drop(in Envelope envelope, UndeliveredReason reason)
     {
         Interlocked.Increment(ref _dropped);
+        Count(_metrics.Dropped, 1);
         Report(envelope.Message, envelope.Context.ForSubscription(Name), reason, null);
     }
 
@@ -741,6 +863,7 @@ internal sealed class Subscription
     private sealed class WorkerState
     {
         public readonly Settlement Settlement = new();
+        public readonly IdleWorkers.Parking Parking = new();
         public long Attempts;
         public long Succeeded;
         public long Failed;

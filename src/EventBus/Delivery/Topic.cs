@@ -18,14 +18,19 @@ internal sealed class Topic
     private readonly Lock _lock = new();
     private volatile bool _completed;
 
-    public Topic(Type messageType, bool isCommand)
+    public Topic(Type messageType, bool isCommand, EventBusMetrics metrics)
     {
+        Metrics = metrics;
         MessageType = messageType;
         Name = MessageTypes.GetKey(messageType);
         IsCommand = isCommand;
     }
 
     public Type MessageType { get; }
+
+    public EventBusMetrics Metrics { get; }
+
+    public KeyValuePair<string, object?> TopicTag => new(EventBusTelemetry.DestinationAttribute, Name);
 
     public string Name { get; }
 
@@ -157,6 +162,11 @@ internal sealed class Topic
         }
 
         // Room is checked for all: from here on no write can fail, so the publish is all-or-nothing.
+        if (Metrics.Published.Enabled)
+        {
+            Metrics.Published.Add(count, EventBusMetrics.System, TopicTag);
+        }
+
         foreach (var subscription in subscriptions)
         {
             if (batch is not { } items)

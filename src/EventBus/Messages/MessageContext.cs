@@ -31,8 +31,10 @@ public readonly struct MessageContext
         string? subscription = null,
         int deliveryCount = 1,
         Settlement? settlement = null,
-        int settlementVersion = 0)
+        int settlementVersion = 0,
+        ActivityContext traceContext = default)
     {
+        TraceContext = traceContext;
         _settlement = settlement;
         _settlementVersion = settlementVersion;
         MessageId = messageId;
@@ -73,6 +75,12 @@ public readonly struct MessageContext
     /// <summary>Gets how many times this message has been delivered to this subscription, counting this delivery (1 for the first).</summary>
     public int DeliveryCount { get; }
 
+    /// <summary>
+    /// Gets the trace context of the publish (the <c>publish</c> span when tracing is on, otherwise the publisher's current
+    /// activity, if any): the <c>process</c> span of each delivery is its child, so a flow and its cascades form one trace.
+    /// </summary>
+    public ActivityContext TraceContext { get; }
+
     /// <summary>Gets a value indicating whether the message was delivered to this subscription before.</summary>
     public bool Redelivered => DeliveryCount > 1;
 
@@ -94,13 +102,13 @@ public readonly struct MessageContext
     public void DeadLetter(string reason) => Settle(SettlementKind.DeadLetter, reason);
 
     internal MessageContext ForSubscription(string subscription) =>
-        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, subscription, DeliveryCount);
+        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, subscription, DeliveryCount, traceContext: TraceContext);
 
     internal MessageContext ForDelivery(string subscription, int deliveryCount, Settlement settlement, int version) =>
-        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, subscription, deliveryCount, settlement, version);
+        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, subscription, deliveryCount, settlement, version, TraceContext);
 
     internal MessageContext WithDeliveryCount(int deliveryCount) =>
-        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, Subscription, deliveryCount);
+        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, Subscription, deliveryCount, traceContext: TraceContext);
 
     private void Settle(SettlementKind kind, string reason)
     {

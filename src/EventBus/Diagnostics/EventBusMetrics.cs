@@ -1,0 +1,65 @@
+using System.Diagnostics.Metrics;
+
+namespace EventBus;
+
+/// <summary>
+/// The bus's instruments. One set per bus: from the container's <see cref="IMeterFactory"/> when it has one (so that tests and
+/// several hosts in one process do not mix their figures), otherwise on a <see cref="Meter"/> the bus owns.
+/// </summary>
+internal sealed class EventBusMetrics : IDisposable
+{
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+
+    public EventBusMetrics(IMeterFactory? meterFactory, Func<IEnumerable<Subscription>> subscriptions)
+    {
+        var options = new MeterOptions(EventBusTelemetry.MeterName) { Version = typeof(EventBusMetrics).Assembly.GetName().Version?.ToString() };
+        _ownsMeter = meterFactory is null;
+        _meter = meterFactory?.Create(options) ?? new Meter(options);
+
+        Published = _meter.CreateCounter<long>(EventBusTelemetry.PublishedMessages, "{message}", "Messages published (events, enqueued and sent commands).");
+        Delivered = _meter.CreateCounter<long>(EventBusTelemetry.DeliveredMessages, "{message}", "Deliveries handed to handlers, redeliveries included.");
+        Succeeded = _meter.CreateCounter<long>(EventBusTelemetry.SucceededMessages, "{message}", "Messages handled successfully.");
+        Failed = _meter.CreateCounter<long>(EventBusTelemetry.FailedMessages, "{message}", "Messages that ended in failure.");
+        Retried = _meter.CreateCounter<long>(EventBusTelemetry.RetriedMessages, "{message}", "Redeliveries after a failed attempt.");
+        DeadLettered = _meter.CreateCounter<long>(EventBusTelemetry.DeadLetteredMessages, "{message}", "Messages dead-lettered.");
+        Dropped = _meter.CreateCounter<long>(EventBusTelemetry.DroppedMessages, "{message}", "Messages dropped by a full policy.");
+        ProcessDuration = _meter.CreateHistogram<double>(EventBusTelemetry.ProcessDuration, "s", "Duration of handler attempts.");
+        QueueDuration = _meter.CreateHistogram<double>(EventBusTelemetry.QueueDuration, "s", "Time from publish to the start of a delivery.");
+
+        _meter.CreateObservableGauge(EventBusTelemetry.BufferDepth, () => Observe(subscriptions(), static s => s.Depth), "{message}", "Buffered messages per subscription.");
+        _meter.CreateObservableGauge(EventBusTelemetry.InFlight, () => Observe(subscriptions(), static s => s.InFlight), "{message}", "Messages being handled per subscription.");
+        _meter.CreateObservableGauge(EventBusTelemetry.DeadLetters, () => Observe(subscriptions(), static s => s.DeadLetters.Count), "{message}", "Dead letters kept per subscription.");
+    }
+
+    public Counter<long> Published { get; }
+
+    public Counter<long> Delivered { get; }
+
+    public Counter<long> Succeeded { get; }
+
+    public Counter<long> Failed { get; }
+
+    public Counter<long> Retried { get; }
+
+    public Counter<long> DeadLettered { get; }
+
+    public Counter<long> Dropped { get; }
+
+    public Histogram<double> ProcessDuration { get; }
+
+    public Histogram<double> QueueDuration { get; }
+
+    public static KeyValuePair<string, object?> System => new(EventBusTelemetry.SystemAttribute, EventBusTelemetry.SystemName);
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
+
+    private static IEnumerable<Measurement<int>> Observe(IEnumerable<Subscription> subscriptions, Func<Subscription, int> read) =>
+        subscriptions.Select(s => new Measurement<int>(read(s), System, s.TopicTag, s.SubscriptionTag)).ToList();
+}

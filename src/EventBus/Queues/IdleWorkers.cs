@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Threading.Tasks.Sources;
+
+namespace EventBus;
+
+/// <summary>
+/// Parks the idle workers of a competing-consumer subscription without allocating.
+/// </summary>
+/// <remarks>
+/// <para>A channel pools one read waiter per reader; when several workers of one subscription wait at once, every waiter beyond
+/// the first is allocated, and when workers keep up with a publisher every write wakes one, so that cost becomes per message.
+/// Here at most one idle worker, the leader, waits on the channel; the other idle workers park on their own reusable
+/// <see cref="Parking"/> signal. When the leader wakes it hands the leadership to one parked worker, which then waits on the
+/// channel in turn (returning at once while messages remain), so a burst wakes as many workers as it needs, one after another.</para>
+/// <para>Invariant, guarded by <see cref="_lock"/>: whenever workers are parked, a leader exists (the leader role is only given
+/// up while no worker is parked). So a message written while workers are idle always wakes one, and a parked worker is always
+/// reachable: no lost wake-up.</para>
+/// </remarks>
+internal sealed class IdleWorkers
+{
+    private readonly Lock _lock = new();
+    private readonly Stack<Parking> _parked = new();
+    private Parking? _leader;
+    private bool _closed;
+
+    /// <summary>
+    /// Starts waiting: returns <see langword="false"/> when the workers must exit; otherwise <paramref name="lead"/> says whether
+    /// this worker is the leader (wait on the channel now) or parked (await <see cref="Parking.WaitAsync"/> first; <see langword="true"/>
+    /// means it was made leader, <see langword="false"/> that it must exit). The awaits happen in the worker's own loop, whose
+    /// state machine lives as long as the worker, so waiting allocates nothing.
+    /// </summary>
+    public bool BeginWait(Parking self, out bool lead)
+    {
+        lock (_lock)
+        {
+            lead = false;
+            if (_closed)
+            {
+                return false;
+            }
+
+            lead = _leader is null;
+            if (lead)
+            {
+                _leader = self;
+            }
+            else
+            {
+                self.Reset();
+                _parked.Push(self);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>The leader's channel wait ended: hands the leadership to a parked worker, or closes when the channel is done.</summary>
+    public void EndWait(Parking self, bool more)
+    {
+        lock (_lock)
+        {
+            Debug.Assert(ReferenceEquals(_leader, self), "Only the leader waits on the channel.");
+            _leader = null;
+            if (!more)
+            {
+                Close();
+            }
+            else if (_parked.TryPop(out var next))
+            {
+                _leader = next;
+                next.Signal(true);
+            }
+        }
+    }
+
+    /// <summary>Wakes every parked worker to exit (stop or abandon).</summary>
+    public void CloseAll()
+    {
+        lock (_lock)
+        {
+            Close();
+        }
+    }
+
+    private void Close()
+    {
+        _closed = true;
+        while (_parked.TryPop(out var parked))
+        {
+            parked.Signal(false);
+        }
+    }
+
+    /// <summary>One worker's reusable wake-up signal.</summary>
+    internal sealed class Parking : IValueTaskSource<bool>
+    {
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+
+        public void Reset() => _core.Reset();
+
+        public void Signal(bool result) => _core.SetResult(result);
+
+        public ValueTask<bool> WaitAsync() => new(this, _core.Version);
+
+        public bool GetResult(short token) => _core.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+}
