@@ -46,6 +46,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     public EventBusRuntime(IServiceProvider services, EventBusRegistry registry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
         Metrics = new EventBusMetrics(meterFactory, AllSubscriptions);
+        Pending = registry.TrackPending ? new PendingTracker() : null;
         _services = services;
         _registry = registry;
         _logger = (ILogger?)loggerFactory?.CreateLogger("EventBus") ?? NullLogger.Instance;
@@ -120,6 +121,9 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     internal ILogger Logger => _logger;
 
     internal EventBusMetrics Metrics { get; }
+
+    /// <summary>Gets the pending-message tracker, when a test harness turned it on; otherwise null.</summary>
+    internal PendingTracker? Pending { get; }
 
     public int Count => AllSubscriptions().Sum(s => s.DeadLetters.Count);
 
@@ -324,6 +328,28 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
         {
             return _stopTask ??= StopCoreAsync(drain, cancellationToken);
         }
+    }
+
+    public BusTopology DescribeTopology()
+    {
+        var topics = _topicsByType.Values
+            .Select(t => new TopicDescription(t.Name, t.MessageType, t.IsCommand, false, t.Subscriptions.Select(s => s.Describe()).OrderBy(s => s.Name, StringComparer.Ordinal).ToList()))
+            .ToList();
+
+        // Handlers of interfaces and base types: described under that type, with the options they resolve to.
+        foreach (var group in _registry.EventHandlers.Where(h => h.MessageType.IsInterface || h.MessageType.IsAbstract).GroupBy(h => h.MessageType))
+        {
+            var subscriptions = group.Select(h =>
+            {
+                var (settings, _) = ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast);
+                return new SubscriptionDescription(MessageTypes.GetKey(h.HandlerType), h.HandlerType, settings.Mode, settings.Workers, settings.Capacity, settings.FullPolicy,
+                    settings.Redelivery.MaxDeliveries, settings.HandlerTimeout, settings.AckMode, h.IsBatch);
+            }).OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
+            topics.Add(new TopicDescription(MessageTypes.GetKey(group.Key), group.Key, false, true, subscriptions));
+        }
+
+        var commands = _commands.Values.Select(r => new CommandDescription(r.CommandType, r.Context.HandlerType)).OrderBy(c => c.CommandType.FullName, StringComparer.Ordinal).ToList();
+        return new BusTopology(topics.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), commands);
     }
 
     public IReadOnlyList<SubscriptionSnapshot> GetSnapshot() =>
@@ -621,7 +647,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
                 return existing;
             }
 
-            var topic = new Topic(type, isCommand, Metrics);
+            var topic = new Topic(type, isCommand, Metrics, Pending);
             var subscriptions = isCommand ? CreateCommandSubscription(topic) : CreateEventSubscriptions(topic);
             topic.Initialize(subscriptions);
             if (_state == Running)
@@ -687,7 +713,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
             throw new OptionsValidationException(MessageTypes.GetKey(handlerType), typeof(SubscriptionOptions), [error]);
         }
 
-        return new Subscription(this, topic, MessageTypes.GetKey(handlerType), invoker, settings);
+        return new Subscription(this, topic, handlerType, invoker, settings);
     }
 
     /// <summary>The effective options of a subscription: the handler's over the topic's over the bus defaults.</summary>

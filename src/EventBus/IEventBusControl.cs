@@ -25,6 +25,10 @@ public interface IEventBusControl
     /// <returns>What was and was not finished.</returns>
     Task<StopReport> StopAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Describes what the bus is wired to do: topics, subscriptions with their effective options, commands and handlers.</summary>
+    /// <returns>The topology; <see cref="BusTopology.ToMermaid"/> renders it as a diagram.</returns>
+    BusTopology DescribeTopology();
+
     /// <summary>Takes a snapshot of every subscription: configuration, buffer depth, in-flight count and counters.</summary>
     /// <remarks>
     /// Counters move when a delivery ends, just after the handler returns: a snapshot taken from a signal the handler itself raised

@@ -42,6 +42,7 @@ internal sealed class Subscription
     private readonly HashSet<ScheduledRedelivery> _scheduledItems = [];
     private readonly EventBusMetrics _metrics;
     private readonly IdleWorkers? _idle;
+    private readonly PendingTracker? _pending;
     private Task[]? _workerTasks;
     private int _count;
     private int _scheduled;
@@ -51,14 +52,17 @@ internal sealed class Subscription
     // Publishers waiting for room share one completion source; any dequeue completes it and they re-check.
     private TaskCompletionSource? _roomWaiter;
 
-    public Subscription(EventBusRuntime bus, Topic topic, string name, HandlerInvoker invoker, SubscriptionSettings settings)
+    public Subscription(EventBusRuntime bus, Topic topic, Type handlerType, HandlerInvoker invoker, SubscriptionSettings settings)
     {
+        HandlerType = handlerType;
+        var name = MessageTypes.GetKey(handlerType);
         _bus = bus;
         Topic = topic;
         Name = name;
         _invoker = invoker;
         _settings = settings;
         _metrics = topic.Metrics;
+        _pending = bus.Pending;
         TopicTag = topic.TopicTag;
         SubscriptionTag = new(EventBusTelemetry.ConsumerGroupAttribute, name);
         _deadLetters = new DeadLetterStore(settings.DeadLetterCapacity);
@@ -79,6 +83,8 @@ internal sealed class Subscription
     }
 
     public Topic Topic { get; }
+
+    public Type HandlerType { get; }
 
     public string Name { get; }
 
@@ -148,9 +154,11 @@ internal sealed class Subscription
         }
 
         Interlocked.Increment(ref _count);
+        _pending?.Enter();
         if (!_channel.Writer.TryWrite(envelope))
         {
             Interlocked.Decrement(ref _count);
+            _pending?.Leave();
             Debug.Fail("The writer is completed only under the topic lock, after which the topic writes nothing.");
         }
     }
@@ -214,6 +222,7 @@ internal sealed class Subscription
         while (_channel.Reader.TryRead(out var envelope))
         {
             Interlocked.Decrement(ref _count);
+            _pending?.Leave();
             unfinished.Add(Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.NotStartedBeforeStop, null));
         }
 
@@ -224,6 +233,7 @@ internal sealed class Subscription
             {
                 foreach (var envelope in worker.CurrentBatch ?? [worker.Current])
                 {
+                    _pending?.Leave();
                     unfinished.Add(Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.CancelledByStop, null));
                 }
             }
@@ -253,8 +263,19 @@ internal sealed class Subscription
         }
 
         return new SubscriptionSnapshot(Topic.Name, Name, Mode, Workers, Capacity, FullPolicy, Depth, inFlight,
-            attempts, succeeded, failed, Interlocked.Read(ref _dropped), retried, deadLettered, Volatile.Read(ref _scheduled), _deadLetters.Count);
+            attempts, succeeded, failed, Interlocked.Read(ref _dropped), retried, deadLettered, Volatile.Read(ref _scheduled), _deadLetters.Count, State);
     }
+
+    public SubscriptionState State => _workerTasks switch
+    {
+        null => SubscriptionState.NotStarted,
+        var tasks when Array.Exists(tasks, static t => t.IsFaulted) => SubscriptionState.Faulted,
+        var tasks when Array.TrueForAll(tasks, static t => t.IsCompleted) => SubscriptionState.Stopped,
+        _ => SubscriptionState.Running,
+    };
+
+    public SubscriptionDescription Describe() =>
+        new(Name, HandlerType, Mode, Workers, Capacity, FullPolicy, _settings.Redelivery.MaxDeliveries, _settings.HandlerTimeout, _settings.AckMode, _invoker is BatchHandlerInvoker);
 
     private void WakeRoomWaiters()
     {
@@ -421,6 +442,7 @@ internal sealed class Subscription
                 {
                     worker.Succeeded += envelopes.Length;
                     Count(_metrics.Succeeded, envelopes.Length);
+                    _pending?.Leave(envelopes.Length);
                 });
                 worker.CurrentBatch = null;
                 return;
@@ -460,6 +482,7 @@ internal sealed class Subscription
                     {
                         worker.Failed++;
                         Count(_metrics.Failed, 1);
+                        _pending?.Leave();
                         Report(envelopes[i].Message, context, failure.Kind == SettlementKind.None ? UndeliveredReason.HandlerFailed : UndeliveredReason.Nacked, failure.Exception);
                     }
                     else
@@ -559,6 +582,7 @@ internal sealed class Subscription
                 {
                     worker.Failed++;
                     Count(_metrics.Failed, 1);
+                    _pending?.Leave();
                     Report(envelope.Message, lastContext, reason, failure.Exception);
                 });
                 return;
@@ -763,6 +787,7 @@ internal sealed class Subscription
         {
             worker.Succeeded++;
             Count(_metrics.Succeeded, 1);
+            _pending?.Leave();
             return;
         }
 
@@ -775,6 +800,7 @@ internal sealed class Subscription
         worker.DeadLettered++;
         Count(_metrics.Failed, 1);
         Count(_metrics.DeadLettered, 1);
+        _pending?.Leave();
         var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
         var deadLetter = new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure);
         if (failure.Exception is OperationCanceledException && _bus.HandlerCancellation.IsCancellationRequested)
@@ -829,6 +855,7 @@ internal sealed class Subscription
 
     private void AbandonForStop(in Envelope envelope)
     {
+        _pending?.Leave();
         var report = Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.RedeliveryAbandonedByStop, null);
         _bus.AddUnfinished(report);
     }
@@ -837,6 +864,11 @@ internal sealed class Subscription
     {
         Interlocked.Increment(ref _dropped);
         Count(_metrics.Dropped, 1);
+        if (reason == UndeliveredReason.DroppedOldest)
+        {
+            _pending?.Leave(); // a dropped newest never entered
+        }
+
         Report(envelope.Message, envelope.Context.ForSubscription(Name), reason, null);
     }
 

@@ -18,9 +18,10 @@ internal sealed class Topic
     private readonly Lock _lock = new();
     private volatile bool _completed;
 
-    public Topic(Type messageType, bool isCommand, EventBusMetrics metrics)
+    public Topic(Type messageType, bool isCommand, EventBusMetrics metrics, PendingTracker? pending)
     {
         Metrics = metrics;
+        Pending = pending;
         MessageType = messageType;
         Name = MessageTypes.GetKey(messageType);
         IsCommand = isCommand;
@@ -29,6 +30,8 @@ internal sealed class Topic
     public Type MessageType { get; }
 
     public EventBusMetrics Metrics { get; }
+
+    public PendingTracker? Pending { get; }
 
     public KeyValuePair<string, object?> TopicTag => new(EventBusTelemetry.DestinationAttribute, Name);
 
@@ -165,6 +168,21 @@ internal sealed class Topic
         if (Metrics.Published.Enabled)
         {
             Metrics.Published.Add(count, EventBusMetrics.System, TopicTag);
+        }
+
+        if (Pending?.Published is { } observe)
+        {
+            if (batch is { } published)
+            {
+                for (var i = 0; i < published.Messages.Length; i++)
+                {
+                    observe(published.Messages[i], published.Contexts[i]);
+                }
+            }
+            else
+            {
+                observe(message!, context);
+            }
         }
 
         foreach (var subscription in subscriptions)

@@ -17,6 +17,7 @@ namespace EventBus;
 /// <param name="DeadLettered">How many messages were dead-lettered.</param>
 /// <param name="ScheduledRedeliveries">How many messages wait for a delayed redelivery now.</param>
 /// <param name="DeadLetters">How many dead letters the subscription keeps now.</param>
+/// <param name="State">Whether the workers run, have stopped, or faulted.</param>
 public sealed record SubscriptionSnapshot(
     string Topic,
     string Subscription,
@@ -33,4 +34,5 @@ public sealed record SubscriptionSnapshot(
     long Retried,
     long DeadLettered,
     int ScheduledRedeliveries,
-    int DeadLetters);
+    int DeadLetters,
+    SubscriptionState State);

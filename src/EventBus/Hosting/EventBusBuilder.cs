@@ -80,7 +80,7 @@ public sealed class EventBusBuilder
         {
             Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
             Registry.EventHandlers.Add(new EventHandlerRegistration(
-                typeof(THandler), typeof(TEvent), lifetime, context => new BatchHandlerInvoker<TEvent>(context, maxBatchSize, maxWait)));
+                typeof(THandler), typeof(TEvent), lifetime, context => new BatchHandlerInvoker<TEvent>(context, maxBatchSize, maxWait), IsBatch: true));
         }
 
         return this;

@@ -8,7 +8,8 @@ internal sealed record EventHandlerRegistration(
     Type HandlerType,
     Type MessageType,
     ServiceLifetime Lifetime,
-    Func<InvokerContext, HandlerInvoker> CreateInvoker);
+    Func<InvokerContext, HandlerInvoker> CreateInvoker,
+    bool IsBatch = false);
 
 /// <summary>A command handler registration.</summary>
 internal sealed record CommandHandlerRegistration(
@@ -39,4 +40,7 @@ internal sealed class EventBusRegistry
     public List<MiddlewareRegistration> Middleware { get; } = [];
 
     public List<Action<EventBusOptions>> ConfigureOptions { get; } = [];
+
+    /// <summary>Gets or sets a value indicating whether the bus counts pending messages (set by the EventBus.Testing harness).</summary>
+    public bool TrackPending { get; set; }
 }

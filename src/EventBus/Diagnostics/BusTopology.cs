@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text;
+
+namespace EventBus;
+
+/// <summary>What the bus is wired to do: its topics, their subscriptions and options, and its commands. From <see cref="IEventBusControl.DescribeTopology"/>.</summary>
+/// <param name="Topics">The topics, ordered by name. A handler of an interface or base type appears under a topic named after that type, marked <see cref="TopicDescription.IsPolymorphic"/>.</param>
+/// <param name="Commands">The command types and their single handler, ordered by name.</param>
+public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOnlyList<CommandDescription> Commands)
+{
+    /// <summary>
+    /// Renders the topology as a Mermaid flowchart: a subgraph per namespace (a module of a modular monolith), a node per topic,
+    /// command and handler, and an edge from each topic or command to its handlers, labelled with the delivery mode.
+    /// </summary>
+    /// <returns>The Mermaid source, deterministic for a given topology (ready for a Markdown <c>```mermaid</c> block).</returns>
+    public string ToMermaid()
+    {
+        var nodes = new SortedDictionary<string, SortedDictionary<string, string>>(StringComparer.Ordinal); // module -> id -> node
+        var edges = new List<string>();
+        foreach (var topic in Topics)
+        {
+            var topicId = Id("t", topic.MessageType);
+            Add(nodes, topic.MessageType, topicId, topic.IsPolymorphic ? $"{topicId}[/\"{Label(topic.MessageType)} (and derived)\"/]" : $"{topicId}([\"{Label(topic.MessageType)}\"])");
+            foreach (var subscription in topic.Subscriptions)
+            {
+                var handlerId = Id("h", subscription.HandlerType);
+                Add(nodes, subscription.HandlerType, handlerId, $"{handlerId}[\"{Label(subscription.HandlerType)}\"]");
+                var mode = subscription.IsBatch ? "batch" : subscription.Mode == DeliveryMode.Queue ? $"queue x{subscription.Workers}" : "broadcast";
+                edges.Add($"  {topicId} -->|{mode}| {handlerId}");
+            }
+        }
+
+        foreach (var command in Commands)
+        {
+            var commandId = Id("c", command.CommandType);
+            var handlerId = Id("h", command.HandlerType);
+            Add(nodes, command.CommandType, commandId, $"{commandId}{{{{\"{Label(command.CommandType)}\"}}}}");
+            Add(nodes, command.HandlerType, handlerId, $"{handlerId}[\"{Label(command.HandlerType)}\"]");
+            edges.Add($"  {commandId} -->|command| {handlerId}");
+        }
+
+        var text = new StringBuilder("flowchart LR\n");
+        var moduleIndex = 0;
+        foreach (var (module, moduleNodes) in nodes)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  subgraph m{moduleIndex++}[\"{module}\"]\n");
+            foreach (var node in moduleNodes.Values)
+            {
+                text.Append("    ").Append(node).Append('\n');
+            }
+
+            text.Append("  end\n");
+        }
+
+        foreach (var edge in edges.Distinct().Order(StringComparer.Ordinal))
+        {
+            text.Append(edge).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Topics.Count} topic(s), {Topics.Sum(t => t.Subscriptions.Count)} subscription(s), {Commands.Count} command(s)";
+
+    private static void Add(SortedDictionary<string, SortedDictionary<string, string>> nodes, Type type, string id, string node)
+    {
+        var module = type.Namespace ?? "(global)";
+        if (!nodes.TryGetValue(module, out var moduleNodes))
+        {
+            nodes[module] = moduleNodes = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        }
+
+        moduleNodes[id] = node;
+    }
+
+    private static string Label(Type type) =>
+        (type.IsNested ? type.FullName![(type.Namespace is null ? 0 : type.Namespace.Length + 1)..].Replace('+', '.') : type.Name).Replace("\"", "'", StringComparison.Ordinal);
+
+    private static string Id(string prefix, Type type)
+    {
+        var name = new StringBuilder(prefix).Append('_');
+        foreach (var c in type.FullName ?? type.Name)
+        {
+            name.Append(char.IsAsciiLetterOrDigit(c) ? c : '_');
+        }
+
+        return name.ToString();
+    }
+}
+
+/// <summary>One topic (message type) and its subscriptions.</summary>
+/// <param name="Name">The topic name (message-type key).</param>
+/// <param name="MessageType">The message type.</param>
+/// <param name="IsCommand">Whether this is the queue of an enqueued command.</param>
+/// <param name="IsPolymorphic">Whether the type is an interface or base type whose handlers also receive derived messages (each concrete type gets a topic of its own on first publish).</param>
+/// <param name="Subscriptions">The subscriptions, ordered by name.</param>
+public sealed record TopicDescription(string Name, Type MessageType, bool IsCommand, bool IsPolymorphic, IReadOnlyList<SubscriptionDescription> Subscriptions);
+
+/// <summary>One subscription: a handler on a topic, with its effective options.</summary>
+/// <param name="Name">The subscription name (the handler type's full name).</param>
+/// <param name="HandlerType">The handler type.</param>
+/// <param name="Mode">The delivery mode.</param>
+/// <param name="Workers">The number of workers.</param>
+/// <param name="Capacity">The buffer capacity.</param>
+/// <param name="FullPolicy">The full policy.</param>
+/// <param name="MaxDeliveries">The redelivery policy's attempt count.</param>
+/// <param name="HandlerTimeout">The handler timeout, if any.</param>
+/// <param name="AckMode">When messages are acknowledged.</param>
+/// <param name="IsBatch">Whether the handler is an <see cref="IBatchEventHandler{TEvent}"/>.</param>
+public sealed record SubscriptionDescription(string Name, Type HandlerType, DeliveryMode Mode, int Workers, int Capacity, FullPolicy FullPolicy, int MaxDeliveries, TimeSpan? HandlerTimeout, AckMode AckMode, bool IsBatch);
+
+/// <summary>One command type and its single handler.</summary>
+/// <param name="CommandType">The command type.</param>
+/// <param name="HandlerType">The handler type.</param>
+public sealed record CommandDescription(Type CommandType, Type HandlerType);
+
+/// <summary>The state of a subscription's workers.</summary>
+public enum SubscriptionState
+{
+    /// <summary>The bus has not started.</summary>
+    NotStarted = 0,
+
+    /// <summary>The workers run.</summary>
+    Running = 1,
+
+    /// <summary>The bus stopped and the workers exited.</summary>
+    Stopped = 2,
+
+    /// <summary>A worker ended with an unexpected error (a bug in the bus); messages of this subscription are no longer handled.</summary>
+    Faulted = 3,
+}

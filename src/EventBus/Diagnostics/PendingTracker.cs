@@ -1,0 +1,54 @@
+namespace EventBus;
+
+/// <summary>
+/// Counts the messages the bus owns — buffered, in flight, or waiting for a delayed redelivery, over every subscription — and
+/// signals when the count reaches zero. A message enters when a subscription buffers it and leaves at its final outcome
+/// (handled, dead-lettered, reported, dropped), so a handler's cascade enters before the message that caused it leaves: the count
+/// cannot touch zero in between. Opt-in (the test harness turns it on): one shared counter costs contention on the hot path.
+/// </summary>
+internal sealed class PendingTracker
+{
+    private readonly List<TaskCompletionSource> _waiters = [];
+    private long _pending;
+
+    /// <summary>Called with every message published to a topic (when set).</summary>
+    public Action<object, MessageContext>? Published { get; set; }
+
+    public long Pending => Interlocked.Read(ref _pending);
+
+    public void Enter() => Interlocked.Increment(ref _pending);
+
+    public void Leave(int count = 1)
+    {
+        if (Interlocked.Add(ref _pending, -count) == 0)
+        {
+            TaskCompletionSource[] ready;
+            lock (_waiters)
+            {
+                ready = [.. _waiters];
+                _waiters.Clear();
+            }
+
+            foreach (var waiter in ready)
+            {
+                waiter.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Completes when nothing is pending (at once when nothing is now).</summary>
+    public Task WaitForIdleAsync(CancellationToken cancellationToken)
+    {
+        lock (_waiters)
+        {
+            if (Pending == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add(waiter);
+            return waiter.Task.WaitAsync(cancellationToken);
+        }
+    }
+}
