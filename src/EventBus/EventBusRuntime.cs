@@ -448,6 +448,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
                 break;
         }
 
+        Pending?.Undelivered?.Invoke(message);
         if (Options.OnUndelivered is { } callback)
         {
             try

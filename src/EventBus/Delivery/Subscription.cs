@@ -442,10 +442,26 @@ internal sealed class Subscription
                 {
                     worker.Succeeded += envelopes.Length;
                     Count(_metrics.Succeeded, envelopes.Length);
+                    if (_pending?.Handled is { } handled)
+                    {
+                        foreach (var envelope in envelopes)
+                        {
+                            handled(envelope.Message, envelope.Context.ForSubscription(Name));
+                        }
+                    }
+
                     _pending?.Leave(envelopes.Length);
                 });
                 worker.CurrentBatch = null;
                 return;
+            }
+
+            if (_pending?.Failed is { } failed)
+            {
+                foreach (var envelope in envelopes)
+                {
+                    failed(envelope.Message, envelope.Context.ForSubscription(Name).WithDeliveryCount(attempt), failure.Exception);
+                }
             }
 
             var now = _bus.TimeProvider.GetUtcNow();
@@ -566,6 +582,7 @@ internal sealed class Subscription
             }
 
             // 2. A failure: at-most-once reports it; otherwise redeliver (now, later, or in place) or dead-letter.
+            _pending?.Failed?.Invoke(envelope.Message, envelope.Context.ForSubscription(Name).WithDeliveryCount(attempt), failure.Exception);
             var now = _bus.TimeProvider.GetUtcNow();
             if (firstFailureTicks == 0)
             {
@@ -782,11 +799,13 @@ internal sealed class Subscription
             return;
         }
 
+        var current = worker.Current;
         worker.Current = default;
         if (failureOutcome is null)
         {
             worker.Succeeded++;
             Count(_metrics.Succeeded, 1);
+            _pending?.Handled?.Invoke(current.Message, current.Context.ForSubscription(Name));
             _pending?.Leave();
             return;
         }

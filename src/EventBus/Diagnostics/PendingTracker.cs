@@ -14,6 +14,15 @@ internal sealed class PendingTracker
     /// <summary>Called with every message published to a topic (when set).</summary>
     public Action<object, MessageContext>? Published { get; set; }
 
+    /// <summary>Called when a subscription handled a message successfully.</summary>
+    public Action<object, MessageContext>? Handled { get; set; }
+
+    /// <summary>Called when a handler attempt failed (it threw, timed out or nacked).</summary>
+    public Action<object, MessageContext, Exception?>? Failed { get; set; }
+
+    /// <summary>Called with every message reported to <see cref="EventBusOptions.OnUndelivered"/>.</summary>
+    public Action<UndeliveredMessage>? Undelivered { get; set; }
+
     public long Pending => Interlocked.Read(ref _pending);
 
     public void Enter() => Interlocked.Increment(ref _pending);
