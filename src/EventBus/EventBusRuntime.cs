@@ -543,8 +543,7 @@ internal sealed class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl
     internal MessageContext CreateContext(string messageType, PublishOptions? options)
     {
         var now = _time.GetUtcNow();
-        return new MessageContext(options?.MessageId ?? MessageId.NewId(now), messageType, now, options?.CorrelationId, options?.CausationId, options?.Headers, options?.PartitionKey,
-            traceContext: Activity.Current?.Context ?? default);
+        return new MessageContext(options?.MessageId ?? MessageId.NewId(now), messageType, now.UtcTicks, options, Activity.Current);
     }
 
     private ValueTask<CommandResult<TResult>> SendCore<TResult>(object command, PublishOptions? options, CancellationToken cancellationToken)

@@ -243,8 +243,7 @@ internal sealed class Subscription
     /// <summary>Puts a dead letter back for a new round of attempts, under the topic's lock, when there is room.</summary>
     public bool TryRequeue(DeadLetter deadLetter)
     {
-        var context = new MessageContext(deadLetter.Context.MessageId, deadLetter.Context.MessageType, deadLetter.Context.Timestamp,
-            deadLetter.Context.CorrelationId, deadLetter.Context.CausationId, deadLetter.Context.Headers, deadLetter.Context.PartitionKey);
+        var context = deadLetter.Context.ForRedrive();
         return Topic.TryWriteOne(this, new Envelope(deadLetter.Message, context));
     }
 

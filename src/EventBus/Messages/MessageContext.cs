@@ -14,38 +14,44 @@ namespace EventBus;
 [DebuggerDisplay("{MessageType,nq} {MessageId}")]
 public readonly struct MessageContext
 {
+    // Layout: this struct sits in every buffered envelope and is copied on each hand-off, so it is kept small (72 bytes):
+    // the envelope values a publisher set live in its immutable PublishOptions (one reference for four values), the timestamp
+    // is UTC ticks, and the trace context is read from the publisher's Activity (a reference) rather than copied.
     private static readonly IReadOnlyDictionary<string, string> s_noHeaders = FrozenDictionary<string, string>.Empty;
 
-    private readonly IReadOnlyDictionary<string, string>? _headers;
+    private readonly PublishOptions? _options;
+    private readonly Activity? _trace;
+    private readonly long _timestampTicks;
     private readonly Settlement? _settlement;
     private readonly int _settlementVersion;
 
     internal MessageContext(
         MessageId messageId,
         string messageType,
-        DateTimeOffset timestamp,
-        string? correlationId,
-        string? causationId,
-        IReadOnlyDictionary<string, string>? headers,
-        string? partitionKey,
+        long timestampTicks,
+        PublishOptions? options,
+        Activity? trace,
         string? subscription = null,
         int deliveryCount = 1,
         Settlement? settlement = null,
-        int settlementVersion = 0,
-        ActivityContext traceContext = default)
+        int settlementVersion = 0)
     {
-        TraceContext = traceContext;
-        _settlement = settlement;
-        _settlementVersion = settlementVersion;
         MessageId = messageId;
         MessageType = messageType;
-        Timestamp = timestamp;
-        CorrelationId = correlationId;
-        CausationId = causationId;
-        _headers = headers;
-        PartitionKey = partitionKey;
+        _timestampTicks = timestampTicks;
+        _options = options;
+        _trace = trace;
         Subscription = subscription;
         DeliveryCount = deliveryCount;
+        _settlement = settlement;
+        _settlementVersion = settlementVersion;
+    }
+
+    internal MessageContext(MessageId messageId, string messageType, DateTimeOffset timestamp, string? correlationId, string? causationId, IReadOnlyDictionary<string, string>? headers, string? partitionKey)
+        : this(messageId, messageType, timestamp.UtcTicks,
+            correlationId is null && causationId is null && headers is null && partitionKey is null ? null : new PublishOptions { CorrelationId = correlationId, CausationId = causationId, Headers = headers, PartitionKey = partitionKey },
+            null)
+    {
     }
 
     /// <summary>Gets the unique, sortable identifier of the message, assigned when it was published or sent.</summary>
@@ -54,20 +60,20 @@ public readonly struct MessageContext
     /// <summary>Gets the message-type key: the full name of the message's CLR type (its topic).</summary>
     public string MessageType { get; }
 
-    /// <summary>Gets the time the message was published, read from the bus's <see cref="TimeProvider"/>.</summary>
-    public DateTimeOffset Timestamp { get; }
+    /// <summary>Gets the time the message was published (UTC), read from the bus's <see cref="TimeProvider"/>.</summary>
+    public DateTimeOffset Timestamp => new(_timestampTicks, TimeSpan.Zero);
 
     /// <summary>Gets the identifier that ties together every message of one business flow, or <see langword="null"/>.</summary>
-    public string? CorrelationId { get; }
+    public string? CorrelationId => _options?.CorrelationId;
 
     /// <summary>Gets the identifier of the message that caused this one, or <see langword="null"/>.</summary>
-    public string? CausationId { get; }
+    public string? CausationId => _options?.CausationId;
 
     /// <summary>Gets the headers given at publish time; empty (never <see langword="null"/>) when there were none.</summary>
-    public IReadOnlyDictionary<string, string> Headers => _headers ?? s_noHeaders;
+    public IReadOnlyDictionary<string, string> Headers => _options?.Headers ?? s_noHeaders;
 
     /// <summary>Gets the partition key given at publish time, or <see langword="null"/>.</summary>
-    public string? PartitionKey { get; }
+    public string? PartitionKey => _options?.PartitionKey;
 
     /// <summary>Gets the name of the subscription this delivery belongs to, or <see langword="null"/> for an inline command send.</summary>
     public string? Subscription { get; }
@@ -79,7 +85,7 @@ public readonly struct MessageContext
     /// Gets the trace context of the publish (the <c>publish</c> span when tracing is on, otherwise the publisher's current
     /// activity, if any): the <c>process</c> span of each delivery is its child, so a flow and its cascades form one trace.
     /// </summary>
-    public ActivityContext TraceContext { get; }
+    public ActivityContext TraceContext => _trace?.Context ?? default;
 
     /// <summary>Gets a value indicating whether the message was delivered to this subscription before.</summary>
     public bool Redelivered => DeliveryCount > 1;
@@ -101,14 +107,19 @@ public readonly struct MessageContext
     /// <exception cref="InvalidOperationException">The context does not belong to a subscription delivery in progress.</exception>
     public void DeadLetter(string reason) => Settle(SettlementKind.DeadLetter, reason);
 
+    internal long TimestampTicks => _timestampTicks;
+
     internal MessageContext ForSubscription(string subscription) =>
-        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, subscription, DeliveryCount, traceContext: TraceContext);
+        new(MessageId, MessageType, _timestampTicks, _options, _trace, subscription, DeliveryCount);
 
     internal MessageContext ForDelivery(string subscription, int deliveryCount, Settlement settlement, int version) =>
-        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, subscription, deliveryCount, settlement, version, TraceContext);
+        new(MessageId, MessageType, _timestampTicks, _options, _trace, subscription, deliveryCount, settlement, version);
 
     internal MessageContext WithDeliveryCount(int deliveryCount) =>
-        new(MessageId, MessageType, Timestamp, CorrelationId, CausationId, _headers, PartitionKey, Subscription, deliveryCount, traceContext: TraceContext);
+        new(MessageId, MessageType, _timestampTicks, _options, _trace, Subscription, deliveryCount);
+
+    /// <summary>A fresh envelope for a new round of attempts (a re-drive): same message id, values and trace, delivery count 1.</summary>
+    internal MessageContext ForRedrive() => new(MessageId, MessageType, _timestampTicks, _options, _trace);
 
     private void Settle(SettlementKind kind, string reason)
     {
