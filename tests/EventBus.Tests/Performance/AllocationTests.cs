@@ -23,21 +23,21 @@ public sealed class AllocationTests
 
     [Fact]
     public Task PublishAsync_OneSingletonHandler_AllocatesNothingPerEvent() =>
-        AssertNoAllocationPerEvent(handlers: 1, chunk: 512, configure: static b => b.AddEventHandler<AllocEvent, CountingHandler1>(ServiceLifetime.Singleton));
+        AssertNoAllocationPerEvent(handlers: 1, chunk: 512, configure: static b => b.AddEventHandler<AllocEvent, CountingHandler<First>>(ServiceLifetime.Singleton));
 
     [Fact]
     public Task PublishAsync_BroadcastToFourSingletonHandlers_AllocatesNothingPerEvent() =>
         AssertNoAllocationPerEvent(handlers: 4, chunk: 512, configure: static b => b
-            .AddEventHandler<AllocEvent, CountingHandler1>(ServiceLifetime.Singleton)
-            .AddEventHandler<AllocEvent, CountingHandler2>(ServiceLifetime.Singleton)
-            .AddEventHandler<AllocEvent, CountingHandler3>(ServiceLifetime.Singleton)
-            .AddEventHandler<AllocEvent, CountingHandler4>(ServiceLifetime.Singleton));
+            .AddEventHandler<AllocEvent, CountingHandler<First>>(ServiceLifetime.Singleton)
+            .AddEventHandler<AllocEvent, CountingHandler<Second>>(ServiceLifetime.Singleton)
+            .AddEventHandler<AllocEvent, CountingHandler<Third>>(ServiceLifetime.Singleton)
+            .AddEventHandler<AllocEvent, CountingHandler<Fourth>>(ServiceLifetime.Singleton));
 
     [Fact]
     public Task PublishAsync_FourCompetingWorkers_AllocatesNothingPerEvent() =>
         AssertNoAllocationPerEvent(handlers: 1, chunk: 512, configure: static b => b
-            .AddEventHandler<AllocEvent, CountingHandler1>(ServiceLifetime.Singleton)
-            .ConfigureSubscription<CountingHandler1>(o => { o.Mode = DeliveryMode.Queue; o.Workers = 4; }));
+            .AddEventHandler<AllocEvent, CountingHandler<First>>(ServiceLifetime.Singleton)
+            .ConfigureSubscription<CountingHandler<First>>(o => { o.Mode = DeliveryMode.Queue; o.Workers = 4; }));
 
     private static async Task AssertNoAllocationPerEvent(int handlers, int chunk, Action<EventBusBuilder> configure)
     {
@@ -113,7 +113,8 @@ public sealed class AllocationTests
         }
     }
 
-    public sealed class CountingHandler1(DeliveryCounter counter) : IEventHandler<AllocEvent>
+    /// <summary>A counting handler; each <typeparamref name="TTag"/> makes a distinct handler type, hence its own subscription.</summary>
+    public sealed class CountingHandler<TTag>(DeliveryCounter counter) : IEventHandler<AllocEvent>
     {
         public ValueTask HandleAsync(AllocEvent @event, MessageContext context, CancellationToken cancellationToken)
         {
@@ -122,30 +123,11 @@ public sealed class AllocationTests
         }
     }
 
-    public sealed class CountingHandler2(DeliveryCounter counter) : IEventHandler<AllocEvent>
-    {
-        public ValueTask HandleAsync(AllocEvent @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            counter.Increment();
-            return ValueTask.CompletedTask;
-        }
-    }
+    public sealed class First;
 
-    public sealed class CountingHandler3(DeliveryCounter counter) : IEventHandler<AllocEvent>
-    {
-        public ValueTask HandleAsync(AllocEvent @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            counter.Increment();
-            return ValueTask.CompletedTask;
-        }
-    }
+    public sealed class Second;
 
-    public sealed class CountingHandler4(DeliveryCounter counter) : IEventHandler<AllocEvent>
-    {
-        public ValueTask HandleAsync(AllocEvent @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            counter.Increment();
-            return ValueTask.CompletedTask;
-        }
-    }
+    public sealed class Third;
+
+    public sealed class Fourth;
 }
