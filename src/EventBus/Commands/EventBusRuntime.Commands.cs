@@ -1,0 +1,151 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using EventBus.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EventBus;
+
+/// <content>Commands: inline sends, invokes and enqueues, and their routes.</content>
+internal sealed partial class EventBusRuntime
+{
+    public ValueTask<CommandResult> SendAsync(ICommand command, CancellationToken cancellationToken = default) =>
+        SendAsync(command, null, cancellationToken);
+
+    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default) =>
+        SendCore<TResult>(command, null, cancellationToken);
+
+    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, PublishOptions? options, CancellationToken cancellationToken = default) =>
+        SendCore<TResult>(command, options, cancellationToken);
+
+    public ValueTask<CommandResult> SendAsync(ICommand command, PublishOptions? options, CancellationToken cancellationToken = default)
+    {
+        var pending = SendCore<VoidResult>(command, options, cancellationToken);
+        return pending.IsCompletedSuccessfully ? ValueTask.FromResult(ToVoid(pending.Result)) : AwaitVoid(pending);
+
+        static async ValueTask<CommandResult> AwaitVoid(ValueTask<CommandResult<VoidResult>> pending) => ToVoid(await pending.ConfigureAwait(false));
+        static CommandResult ToVoid(CommandResult<VoidResult> result) => result.IsAccepted ? CommandResult.Accepted : result.Rejection;
+    }
+
+    public async ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default)
+    {
+        var result = await SendAsync(command, cancellationToken).ConfigureAwait(false);
+        if (!result.IsAccepted)
+        {
+            throw new CommandRejectedException(command.GetType(), result.Rejection);
+        }
+    }
+
+    public async ValueTask<TResult> InvokeAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default)
+    {
+        var result = await SendAsync(command, cancellationToken).ConfigureAwait(false);
+        return result.IsAccepted ? result.Value : throw new CommandRejectedException(command.GetType(), result.Rejection);
+    }
+
+    public ValueTask EnqueueAsync<TCommand>(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where TCommand : class
+    {
+        if (command is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(command));
+        }
+
+        var topic = GetTopic(command);
+        if (!topic.IsCommand)
+        {
+            ThrowHelper.ThrowEventEnqueued(topic.MessageType);
+        }
+
+        return EventBusTelemetry.Source.HasListeners()
+            ? PublishTracedAsync(topic, command, options, "publish", cancellationToken)
+            : topic.PublishAsync(command, CreateContext(topic.Name, options), cancellationToken);
+    }
+
+    private FrozenDictionary<Type, CommandRoute> BuildCommandRoutes(List<string> problems)
+    {
+        var routes = new Dictionary<Type, CommandRoute>();
+        foreach (var group in _registry.CommandHandlers.GroupBy(h => h.CommandType))
+        {
+            var handlers = group.ToList();
+            if (handlers.Count > 1)
+            {
+                problems.Add($"The command '{group.Key.FullName}' has {handlers.Count} handlers ({string.Join(", ", handlers.Select(h => h.HandlerType.FullName))}); a command must have exactly one.");
+                continue;
+            }
+
+            var registration = handlers[0];
+            routes[group.Key] = registration.CreateRoute(new InvokerContext(_services, registration.HandlerType, registration.Lifetime, MiddlewareFor(group.Key)));
+        }
+
+        foreach (var command in _registry.KnownCommandTypes.Where(t => !routes.ContainsKey(t) && !_registry.CommandHandlers.Exists(h => h.CommandType == t)).OrderBy(t => t.FullName, StringComparer.Ordinal))
+        {
+            problems.Add($"The command '{command.FullName}' has no handler; a command must have exactly one (implement ICommandHandler<{command.Name}> or ICommandHandler<{command.Name}, TResult>).");
+        }
+
+        return routes.ToFrozenDictionary();
+    }
+
+    private ValueTask<CommandResult<TResult>> SendCore<TResult>(object command, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        if (command is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(command));
+        }
+
+        if (Volatile.Read(ref _state) >= Stopping)
+        {
+            ThrowHelper.ThrowStopped();
+        }
+
+        if (!_commands.TryGetValue(command.GetType(), out var route))
+        {
+            ThrowHelper.ThrowUnknownCommand(command.GetType());
+        }
+
+        if (Metrics.Published.Enabled)
+        {
+            Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, route.Topic));
+        }
+
+        return EventBusTelemetry.Source.HasListeners()
+            ? SendTracedAsync((ICommandSender<TResult>)route, route.Topic, command, options, cancellationToken)
+            : ((ICommandSender<TResult>)route).SendAsync(command, CreateContext(route.Topic, options), cancellationToken);
+    }
+
+    /// <summary>Sends inside a <c>send</c> span; the handler runs within it, so what it publishes joins the trace.</summary>
+    private async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(ICommandSender<TResult> route, string topic, object command, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        using var activity = StartProducerActivity("send", topic);
+        var context = CreateContext(topic, options);
+        TagMessage(activity, context);
+        try
+        {
+            var result = await route.SendAsync(command, context, cancellationToken).ConfigureAwait(false);
+            if (!result.IsAccepted)
+            {
+                activity?.SetTag("eventbus.command.rejected", result.Rejection.Reason);
+            }
+
+            return result;
+        }
+        catch (Exception e)
+        {
+            SetError(activity, e);
+            throw;
+        }
+    }
+
+    private Subscription[] CreateCommandSubscription(Topic topic)
+    {
+        if (!_commands.TryGetValue(topic.MessageType, out var route))
+        {
+            ThrowHelper.ThrowUnknownCommand(topic.MessageType);
+        }
+
+        return [CreateSubscription(topic, route.Context.HandlerType, route.CreateQueueInvoker(), DeliveryMode.Queue)];
+    }
+}

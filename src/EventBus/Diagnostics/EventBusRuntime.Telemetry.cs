@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using EventBus.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EventBus;
+
+/// <content>Spans, undelivered-message reports, snapshots and topology.</content>
+internal sealed partial class EventBusRuntime
+{
+    internal static Activity? StartProducerActivity(string operation, string destination)
+    {
+        var activity = EventBusTelemetry.Source.StartActivity($"{operation} {destination}", ActivityKind.Producer);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(EventBusTelemetry.SystemAttribute, EventBusTelemetry.SystemName);
+            activity.SetTag(EventBusTelemetry.DestinationAttribute, destination);
+            activity.SetTag(EventBusTelemetry.OperationTypeAttribute, "send");
+            activity.SetTag(EventBusTelemetry.OperationNameAttribute, operation);
+        }
+
+        return activity;
+    }
+
+    internal static void TagMessage(Activity? activity, in MessageContext context)
+    {
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(EventBusTelemetry.MessageIdAttribute, context.MessageId.ToString());
+            if (context.CorrelationId is { } correlation)
+            {
+                activity.SetTag(EventBusTelemetry.ConversationIdAttribute, correlation);
+            }
+        }
+    }
+
+    internal static void SetError(Activity? activity, Exception exception)
+    {
+        if (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, exception.Message);
+            activity.SetTag(EventBusTelemetry.ErrorTypeAttribute, exception.GetType().FullName);
+        }
+    }
+
+    public BusTopology DescribeTopology()
+    {
+        var topics = _topicsByType.Values
+            .Select(t => new TopicDescription(t.Name, t.MessageType, t.IsCommand, false, t.Subscriptions.Select(s => s.Describe()).OrderBy(s => s.Name, StringComparer.Ordinal).ToList()))
+            .ToList();
+
+        // Handlers of interfaces and base types: described under that type, with the options they resolve to.
+        foreach (var group in _registry.EventHandlers.Where(h => h.MessageType.IsInterface || h.MessageType.IsAbstract).GroupBy(h => h.MessageType))
+        {
+            var subscriptions = group.Select(h =>
+            {
+                var (settings, _) = ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast);
+                return new SubscriptionDescription(MessageTypes.GetKey(h.HandlerType), h.HandlerType, settings.Mode, settings.Workers, settings.Capacity, settings.FullPolicy,
+                    settings.Redelivery.MaxDeliveries, settings.HandlerTimeout, settings.AckMode, h.IsBatch);
+            }).OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
+            topics.Add(new TopicDescription(MessageTypes.GetKey(group.Key), group.Key, false, true, subscriptions));
+        }
+
+        // A command's queue is created on its first enqueue (so that commands only ever sent inline start no workers); the
+        // topology describes it from the options it will have, so the description does not depend on what was enqueued so far.
+        foreach (var route in _commands.Values.Where(r => !_topicsByType.ContainsKey(r.CommandType)))
+        {
+            var (settings, _) = ResolveOptions(route.CommandType, route.Context.HandlerType, DeliveryMode.Queue);
+            var subscription = new SubscriptionDescription(MessageTypes.GetKey(route.Context.HandlerType), route.Context.HandlerType, settings.Mode, settings.Workers,
+                settings.Capacity, settings.FullPolicy, settings.Redelivery.MaxDeliveries, settings.HandlerTimeout, settings.AckMode, IsBatch: false);
+            topics.Add(new TopicDescription(route.Topic, route.CommandType, true, false, [subscription]));
+        }
+
+        var commands = _commands.Values.Select(r => new CommandDescription(r.CommandType, r.Context.HandlerType)).OrderBy(c => c.CommandType.FullName, StringComparer.Ordinal).ToList();
+        return new BusTopology(topics.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), commands);
+    }
+
+    public IReadOnlyList<SubscriptionSnapshot> GetSnapshot() =>
+        _topicsByType.Values.SelectMany(t => t.Subscriptions).Select(s => s.GetSnapshot())
+            .OrderBy(s => s.Topic, StringComparer.Ordinal).ThenBy(s => s.Subscription, StringComparer.Ordinal).ToList();
+
+    internal void ReportUndelivered(UndeliveredMessage message)
+    {
+        var context = message.Context;
+        switch (message.Reason)
+        {
+            case UndeliveredReason.HandlerFailed:
+                Log.HandlerFailed(_logger, message.Subscription, context.MessageType, context.MessageId, context.DeliveryCount, message.Exception);
+                break;
+            case UndeliveredReason.DroppedOldest or UndeliveredReason.DroppedNewest:
+                Log.MessageDropped(_logger, message.Subscription, context.MessageType, context.MessageId, message.Reason);
+                break;
+            case UndeliveredReason.CommandRejected:
+                Log.CommandRejected(_logger, context.MessageType, context.MessageId, ((CommandRejectedException)message.Exception!).Rejection.Reason);
+                break;
+            case UndeliveredReason.Nacked or UndeliveredReason.DeadLetterDiscarded:
+                break; // the dead-letter log entry says it all
+            default:
+                Log.MessageUnfinished(_logger, message.Subscription, context.MessageType, context.MessageId, message.Reason);
+                break;
+        }
+
+        Pending?.Undelivered?.Invoke(message);
+        if (Options.OnUndelivered is { } callback)
+        {
+            try
+            {
+                callback(message);
+            }
+            catch (Exception e)
+            {
+                Log.UndeliveredCallbackFailed(_logger, context.MessageType, context.MessageId, e);
+            }
+        }
+    }
+}

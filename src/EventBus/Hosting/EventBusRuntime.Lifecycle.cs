@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using EventBus.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EventBus;
+
+/// <content>Starting, stopping (draining) and disposing the bus.</content>
+internal sealed partial class EventBusRuntime
+{
+    private static readonly TimeSpan AbandonGracePeriod = TimeSpan.FromSeconds(2);
+
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_topicsLock)
+        {
+            switch (_state)
+            {
+                case Running:
+                    return Task.CompletedTask;
+                case Stopping or Stopped:
+                    throw new InvalidOperationException("The event bus was stopped; a stopped bus cannot be restarted. Build a new service provider to start again.");
+            }
+
+            foreach (var topic in _topicsByType.Values)
+            {
+                foreach (var subscription in topic.Subscriptions)
+                {
+                    subscription.Start();
+                }
+            }
+
+            Volatile.Write(ref _state, Running);
+            Log.BusStarted(_logger, _topicsByType.Count, _topicsByType.Values.Sum(t => t.Subscriptions.Length), _commands.Count);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<StopReport> StopAsync(CancellationToken cancellationToken = default) => Stop(drain: true, cancellationToken);
+
+    private Task<StopReport> Stop(bool drain, CancellationToken cancellationToken)
+    {
+        lock (_topicsLock)
+        {
+            return _stopTask ??= StopCoreAsync(drain, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Disposal by the container. The container no longer creates scopes once its disposal has begun, so buffered messages cannot
+    /// be handled: the bus finishes what is in flight and reports the rest as unfinished (stop first, e.g. with the host, to drain).
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Stop(drain: false, CancellationToken.None).ConfigureAwait(false);
+        _handlerCancellation.Dispose();
+        _stopping.Dispose();
+        Metrics.Dispose();
+    }
+
+    /// <summary>
+    /// Synchronous disposal (a container disposed with <c>Dispose</c> rather than <c>DisposeAsync</c>): stops the bus as
+    /// <see cref="DisposeAsync"/> does, blocking for at most the stop timeout plus the abandon grace period.
+    /// </summary>
+    public void Dispose()
+    {
+        Stop(drain: false, CancellationToken.None).GetAwaiter().GetResult();
+        _handlerCancellation.Dispose();
+        _stopping.Dispose();
+        Metrics.Dispose();
+    }
+
+    internal void AddUnfinished(UndeliveredMessage message)
+    {
+        lock (_unfinished)
+        {
+            _unfinished.Add(message);
+        }
+    }
+
+    private async Task<StopReport> StopCoreAsync(bool drain, CancellationToken cancellationToken)
+    {
+        await Task.Yield(); // leave the caller's lock before waiting
+        var started = _time.GetTimestamp();
+        var wasRunning = Interlocked.Exchange(ref _state, Stopping) == Running;
+        Topic[] topics;
+        lock (_topicsLock)
+        {
+            topics = [.. _topicsByType.Values];
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var topic in topics)
+        {
+            topic.Complete();
+        }
+
+        var subscriptions = topics.SelectMany(t => t.Subscriptions).ToArray();
+        foreach (var subscription in subscriptions)
+        {
+            subscription.CancelScheduled();
+        }
+        if (!drain)
+        {
+            foreach (var subscription in subscriptions)
+            {
+                subscription.StopTaking();
+            }
+        }
+
+        var drained = wasRunning && drain;
+        if (wasRunning)
+        {
+            var all = Task.WhenAll(subscriptions.Select(s => s.Completion));
+            try
+            {
+                await all.WaitAsync(Options.StopTimeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                drained = false;
+                Log.StopTimedOut(_logger, Options.StopTimeout);
+                foreach (var subscription in subscriptions)
+                {
+                    subscription.StopTaking();
+                }
+
+                await _handlerCancellation.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    // Handlers that honour cancellation end now; one that ignores it is abandoned after a short grace period.
+                    await all.WaitAsync(AbandonGracePeriod, _time, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+        }
+
+        var unfinished = new List<UndeliveredMessage>();
+        if (!drained)
+        {
+            foreach (var subscription in subscriptions)
+            {
+                subscription.CollectUnfinished(unfinished);
+            }
+        }
+
+        lock (_unfinished)
+        {
+            unfinished.InsertRange(0, _unfinished);
+        }
+
+        drained = unfinished.Count == 0;
+        Volatile.Write(ref _state, Stopped);
+        var report = new StopReport(drained, _time.GetElapsedTime(started), unfinished);
+        Log.BusStopped(_logger, report.Elapsed, report.Drained, unfinished.Count);
+        return report;
+    }
+}

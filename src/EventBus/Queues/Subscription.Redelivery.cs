@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace EventBus;
+
+/// <content>Delayed redeliveries, dead letters and re-drives.</content>
+internal sealed partial class Subscription
+{
+    /// <summary>At the start of a stop: delayed redeliveries are not waited for; each is reported as unfinished.</summary>
+    public void CancelScheduled()
+    {
+        ScheduledRedelivery[] items;
+        lock (_scheduledItems)
+        {
+            items = [.. _scheduledItems];
+            _scheduledItems.Clear();
+        }
+
+        foreach (var item in items)
+        {
+            item.Timer?.Dispose();
+            Interlocked.Decrement(ref _scheduled);
+            AbandonForStop(item.Envelope);
+        }
+    }
+
+    /// <summary>Puts a dead letter back for a new round of attempts, under the topic's lock, when there is room.</summary>
+    public bool TryRequeue(DeadLetter deadLetter)
+    {
+        var context = deadLetter.Context.ForRedrive();
+        return Topic.TryWriteOne(this, new Envelope(deadLetter.Message, context));
+    }
+
+    private void DeadLetterMessage(WorkerState worker, object message, MessageContext context, AttemptFailure failure, int deliveryCount, DateTimeOffset firstFailure, DateTimeOffset lastFailure)
+    {
+        worker.Failed++;
+        worker.DeadLettered++;
+        Count(_metrics.Failed, 1);
+        Count(_metrics.DeadLettered, 1);
+        _pending?.Leave();
+        var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
+        var deadLetter = new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure);
+        if (failure.Exception is OperationCanceledException && _bus.HandlerCancellation.IsCancellationRequested)
+        {
+            // Cancelled by the stop, not failed by the handler: the stop report lists it; it is not dead-lettered.
+            _bus.AddUnfinished(Report(message, context, UndeliveredReason.CancelledByStop, failure.Exception));
+            return;
+        }
+
+        Log.DeadLettered(_bus.Logger, Name, context.MessageType, context.MessageId, deliveryCount, reason);
+        Report(message, context, failure.Exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed, failure.Exception);
+        if (_deadLetters.Add(deadLetter) is { } discarded)
+        {
+            Report(discarded.Message, discarded.Context, UndeliveredReason.DeadLetterDiscarded, null);
+        }
+    }
+
+    private void Schedule(Envelope envelope, TimeSpan delay)
+    {
+        // Under the lock, so that Fire (which takes it) cannot run before the item is counted, and so that an observer who sees
+        // the count knows the timer exists.
+        var item = new ScheduledRedelivery(this, envelope);
+        lock (_scheduledItems)
+        {
+            _scheduledItems.Add(item);
+            item.Timer = _bus.TimeProvider.CreateTimer(static s => ((ScheduledRedelivery)s!).Fire(), item, delay, Timeout.InfiniteTimeSpan);
+            Interlocked.Increment(ref _scheduled);
+        }
+    }
+
+    private void Fire(ScheduledRedelivery item)
+    {
+        lock (_scheduledItems)
+        {
+            if (!_scheduledItems.Remove(item))
+            {
+                return; // the stop took it first
+            }
+        }
+
+        item.Timer?.Dispose();
+
+        // The message moves from the scheduled side of the capacity back to the buffer side: room stays the same.
+        Interlocked.Increment(ref _count);
+        Interlocked.Decrement(ref _scheduled);
+        if (!_channel.Writer.TryWrite(item.Envelope))
+        {
+            Interlocked.Decrement(ref _count);
+            AbandonForStop(item.Envelope);
+        }
+    }
+
+    private void AbandonForStop(in Envelope envelope)
+    {
+        _pending?.Leave();
+        var report = Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.RedeliveryAbandonedByStop, null);
+        _bus.AddUnfinished(report);
+    }
+
+    /// <summary>A message waiting on a timer for its delayed redelivery.</summary>
+    private sealed class ScheduledRedelivery(Subscription owner, Envelope envelope)
+    {
+        public Envelope Envelope { get; } = envelope;
+
+        public ITimer? Timer { get; set; }
+
+        public void Fire() => owner.Fire(this);
+    }
+}
