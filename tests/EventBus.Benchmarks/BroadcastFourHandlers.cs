@@ -1,8 +1,3 @@
-using System.Threading.Channels;
-using BenchmarkDotNet.Attributes;
-using EventBus.Benchmarks.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
-
 namespace EventBus.Benchmarks;
 
 /// <summary>
@@ -13,69 +8,36 @@ namespace EventBus.Benchmarks;
 /// noisy (readers that keep up make every write wake one); compare medians of several launches (<c>--launchCount 3</c>).
 /// </summary>
 [MemoryDiagnoser]
-public class BroadcastFourHandlers
+public class BroadcastFourHandlers()
+    : EventWorkload(N, new BroadcastHandler1(), new BroadcastHandler2(), new BroadcastHandler3(), new BroadcastHandler4())
 {
     /// <summary>Events per invocation (each delivered four times).</summary>
     public const int N = 100_000;
 
-    private readonly CountingEventHandler[] _handlers = [new BroadcastHandler1(), new BroadcastHandler2(), new BroadcastHandler3(), new BroadcastHandler4()];
-    private BenchEvent[] _events = [];
-    private Channel<BenchEvent>[] _channels = [];
-    private Task[] _readers = [];
-    private BusFixture? _bus;
-
     [GlobalSetup(Target = nameof(RawChannels_Baseline))]
-    public void SetupRawChannels()
-    {
-        _events = BenchMessages.Events(N);
-        _channels = new Channel<BenchEvent>[_handlers.Length];
-        _readers = new Task[_handlers.Length];
-        for (var i = 0; i < _handlers.Length; i++)
-        {
-            _channels[i] = RawChannel.CreateBounded<BenchEvent>(singleReader: true);
-            _readers[i] = RawChannel.StartReader(_channels[i].Reader, _handlers[i]);
-        }
-    }
+    public void SetupRawChannels() => StartRawChannels();
 
     [GlobalCleanup(Target = nameof(RawChannels_Baseline))]
-    public async Task CleanupRawChannels()
-    {
-        foreach (var channel in _channels)
-        {
-            channel.Writer.Complete();
-        }
-
-        await Task.WhenAll(_readers);
-    }
+    public Task CleanupRawChannels() => StopRawChannelsAsync();
 
     [GlobalSetup(Target = nameof(EventBus_Publish))]
-    public async Task SetupEventBus()
-    {
-        _events = BenchMessages.Events(N);
-        _bus = await BusFixture.StartAsync(
-            services =>
-            {
-                foreach (var handler in _handlers)
-                {
-                    services.AddSingleton(handler.GetType(), handler);
-                }
-            },
-            bus => bus
-                .AddEventHandler<BenchEvent, BroadcastHandler1>(ServiceLifetime.Singleton)
-                .AddEventHandler<BenchEvent, BroadcastHandler2>(ServiceLifetime.Singleton)
-                .AddEventHandler<BenchEvent, BroadcastHandler3>(ServiceLifetime.Singleton)
-                .AddEventHandler<BenchEvent, BroadcastHandler4>(ServiceLifetime.Singleton));
-    }
+    public Task SetupEventBus() =>
+        StartBusAsync(bus => bus
+            .AddEventHandler<BenchEvent, BroadcastHandler1>(ServiceLifetime.Singleton)
+            .AddEventHandler<BenchEvent, BroadcastHandler2>(ServiceLifetime.Singleton)
+            .AddEventHandler<BenchEvent, BroadcastHandler3>(ServiceLifetime.Singleton)
+            .AddEventHandler<BenchEvent, BroadcastHandler4>(ServiceLifetime.Singleton));
 
     [GlobalCleanup(Target = nameof(EventBus_Publish))]
-    public async Task CleanupEventBus() => await _bus!.DisposeAsync();
+    public Task CleanupEventBus() => StopBusAsync();
 
+    // The only row with a loop of its own: every event is written to each of the four channels in turn.
     [Benchmark(Baseline = true, OperationsPerInvoke = N)]
     public async Task RawChannels_Baseline()
     {
-        var (done1, done2, done3, done4) = Arm();
-        var (writer1, writer2, writer3, writer4) = (_channels[0].Writer, _channels[1].Writer, _channels[2].Writer, _channels[3].Writer);
-        foreach (var @event in _events)
+        ArmDeliveries();
+        var (writer1, writer2, writer3, writer4) = (RawWriter(0), RawWriter(1), RawWriter(2), RawWriter(3));
+        foreach (var @event in Events)
         {
             await writer1.WriteAsync(@event);
             await writer2.WriteAsync(@event);
@@ -83,31 +45,9 @@ public class BroadcastFourHandlers
             await writer4.WriteAsync(@event);
         }
 
-        await WhenAllDone(done1, done2, done3, done4);
+        await WhenDeliveredAsync();
     }
 
     [Benchmark(OperationsPerInvoke = N)]
-    public async Task EventBus_Publish()
-    {
-        var (done1, done2, done3, done4) = Arm();
-        var bus = _bus!.Events;
-        foreach (var @event in _events)
-        {
-            await bus.PublishAsync(@event);
-        }
-
-        await WhenAllDone(done1, done2, done3, done4);
-    }
-
-    private (ValueTask, ValueTask, ValueTask, ValueTask) Arm() =>
-        (_handlers[0].Signal.Arm(N), _handlers[1].Signal.Arm(N), _handlers[2].Signal.Arm(N), _handlers[3].Signal.Arm(N));
-
-    // Each handler has its own signal (its own counter, touched by one reader), so the count-down adds no contention.
-    private async ValueTask WhenAllDone(ValueTask done1, ValueTask done2, ValueTask done3, ValueTask done4)
-    {
-        await Batch.WhenDone(done1, _handlers[0].Signal);
-        await Batch.WhenDone(done2, _handlers[1].Signal);
-        await Batch.WhenDone(done3, _handlers[2].Signal);
-        await Batch.WhenDone(done4, _handlers[3].Signal);
-    }
+    public Task EventBus_Publish() => PublishBatchAsync(new BusPublisher(Bus.Events));
 }

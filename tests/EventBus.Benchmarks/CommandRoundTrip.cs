@@ -1,8 +1,3 @@
-using BenchmarkDotNet.Attributes;
-using EventBus.Benchmarks.Infrastructure;
-using EventBus.Benchmarks.Peers;
-using Microsoft.Extensions.DependencyInjection;
-
 namespace EventBus.Benchmarks;
 
 /// <summary>
@@ -15,32 +10,25 @@ namespace EventBus.Benchmarks;
 /// most one small allocation per round trip.
 /// </summary>
 [MemoryDiagnoser]
-public class CommandRoundTrip
+public class CommandRoundTrip() : CommandWorkload(N)
 {
     /// <summary>Round trips per invocation.</summary>
     public const int N = 10_000;
 
-    private readonly BenchCommand _command = new(41);
-    private readonly BenchCommandHandler _handler = new();
     private readonly MediatorPing _ping = new(41);
-    private RawCommandServer? _server;
-    private BusFixture? _bus;
     private MediatorPeer? _mediator;
 
     [GlobalSetup(Target = nameof(RawChannel_Baseline))]
-    public void SetupRawChannel() => _server = new RawCommandServer();
+    public void SetupRawChannel() => StartRawServer();
 
     [GlobalCleanup(Target = nameof(RawChannel_Baseline))]
-    public async Task CleanupRawChannel() => await _server!.DisposeAsync();
+    public Task CleanupRawChannel() => StopRawServerAsync();
 
     [GlobalSetup(Target = nameof(EventBus_Send))]
-    public async Task SetupEventBus() =>
-        _bus = await BusFixture.StartAsync(
-            services => services.AddSingleton(_handler),
-            bus => bus.AddCommandHandler<BenchCommand, int, BenchCommandHandler>(ServiceLifetime.Singleton));
+    public Task SetupEventBus() => StartBusAsync();
 
     [GlobalCleanup(Target = nameof(EventBus_Send))]
-    public async Task CleanupEventBus() => await _bus!.DisposeAsync();
+    public Task CleanupEventBus() => StopBusAsync();
 
     [GlobalSetup(Target = nameof(Mediator_Send))]
     public void SetupMediator() => _mediator = new MediatorPeer();
@@ -49,58 +37,14 @@ public class CommandRoundTrip
     public async Task CleanupMediator() => await _mediator!.DisposeAsync();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = N)]
-    public async Task<int> RawChannel_Baseline()
-    {
-        var server = _server!;
-        var sum = 0;
-        for (var i = 0; i < N; i++)
-        {
-            sum += await server.SendAsync(_command);
-        }
-
-        return Check(sum);
-    }
+    public Task<int> RawChannel_Baseline() => RoundTripsAsync<RawServerSender, int>(new(RawServer, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
-    public async Task<int> DirectCall()
-    {
-        var handler = _handler;
-        var sum = 0;
-        for (var i = 0; i < N; i++)
-        {
-            sum += (await handler.HandleAsync(_command, default, CancellationToken.None)).Value;
-        }
-
-        return Check(sum);
-    }
+    public Task<int> DirectCall() => RoundTripsAsync<DirectSender, CommandResult<int>>(new(Handler, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
-    public async Task<int> EventBus_Send()
-    {
-        var bus = _bus!.Commands;
-        var sum = 0;
-        for (var i = 0; i < N; i++)
-        {
-            sum += (await bus.SendAsync(_command)).Value;
-        }
-
-        return Check(sum);
-    }
+    public Task<int> EventBus_Send() => RoundTripsAsync<BusSender, CommandResult<int>>(new(Bus.Commands, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
-    public async Task<int> Mediator_Send()
-    {
-        var mediator = _mediator!;
-        var sum = 0;
-        for (var i = 0; i < N; i++)
-        {
-            sum += await mediator.SendAsync(_ping);
-        }
-
-        return Check(sum);
-    }
-
-    // Every round trip must have returned the handler's result: 42 each.
-    private static int Check(int sum) =>
-        sum == N * 42 ? sum : throw new InvalidOperationException($"The round trips returned a total of {sum}; {N * 42} was expected.");
+    public Task<int> Mediator_Send() => RoundTripsAsync<MediatorSender, int>(new(_mediator!, _ping));
 }

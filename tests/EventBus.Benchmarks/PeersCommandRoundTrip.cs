@@ -1,7 +1,4 @@
-using BenchmarkDotNet.Attributes;
-using EventBus.Benchmarks.Infrastructure;
-using EventBus.Benchmarks.Peers;
-using Microsoft.Extensions.DependencyInjection;
+using MassTransit;
 
 namespace EventBus.Benchmarks;
 
@@ -12,32 +9,25 @@ namespace EventBus.Benchmarks;
 /// <see cref="CommandRoundTrip"/> so the slowest peer's invocation stays well under a second; time and bytes are per round trip.
 /// </summary>
 [MemoryDiagnoser]
-public class PeersCommandRoundTrip
+public class PeersCommandRoundTrip() : CommandWorkload(N)
 {
     /// <summary>Round trips per invocation.</summary>
     public const int N = 1_000;
 
-    private readonly BenchCommand _command = new(41);
-    private readonly BenchCommandHandler _handler = new();
-    private RawCommandServer? _server;
-    private BusFixture? _bus;
     private WolverinePeer? _wolverine;
     private MassTransitPeer? _massTransit;
 
     [GlobalSetup(Target = nameof(RawChannel_Baseline))]
-    public void SetupRawChannel() => _server = new RawCommandServer();
+    public void SetupRawChannel() => StartRawServer();
 
     [GlobalCleanup(Target = nameof(RawChannel_Baseline))]
-    public async Task CleanupRawChannel() => await _server!.DisposeAsync();
+    public Task CleanupRawChannel() => StopRawServerAsync();
 
     [GlobalSetup(Target = nameof(EventBus_Send))]
-    public async Task SetupEventBus() =>
-        _bus = await BusFixture.StartAsync(
-            services => services.AddSingleton(_handler),
-            bus => bus.AddCommandHandler<BenchCommand, int, BenchCommandHandler>(ServiceLifetime.Singleton));
+    public Task SetupEventBus() => StartBusAsync();
 
     [GlobalCleanup(Target = nameof(EventBus_Send))]
-    public async Task CleanupEventBus() => await _bus!.DisposeAsync();
+    public Task CleanupEventBus() => StopBusAsync();
 
     [GlobalSetup(Target = nameof(Wolverine_Invoke))]
     public async Task SetupWolverine() => _wolverine = await WolverinePeer.StartAsync();
@@ -52,58 +42,14 @@ public class PeersCommandRoundTrip
     public async Task CleanupMassTransit() => await _massTransit!.DisposeAsync();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = N)]
-    public async Task<int> RawChannel_Baseline()
-    {
-        var server = _server!;
-        var sum = 0;
-        for (var i = 0; i < N; i++)
-        {
-            sum += await server.SendAsync(_command);
-        }
-
-        return Check(sum);
-    }
+    public Task<int> RawChannel_Baseline() => RoundTripsAsync<RawServerSender, int>(new(RawServer, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
-    public async Task<int> EventBus_Send()
-    {
-        var bus = _bus!.Commands;
-        var sum = 0;
-        for (var i = 0; i < N; i++)
-        {
-            sum += (await bus.SendAsync(_command)).Value;
-        }
-
-        return Check(sum);
-    }
+    public Task<int> EventBus_Send() => RoundTripsAsync<BusSender, CommandResult<int>>(new(Bus.Commands, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
-    public async Task<int> Wolverine_Invoke()
-    {
-        var bus = _wolverine!.Bus;
-        var sum = 0;
-        for (var i = 0; i < N; i++)
-        {
-            sum += (await bus.InvokeAsync<BenchReply>(_command)).Value;
-        }
-
-        return Check(sum);
-    }
+    public Task<int> Wolverine_Invoke() => RoundTripsAsync<WolverineSender, BenchReply>(new(_wolverine!.Bus, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
-    public async Task<int> MassTransit_Request()
-    {
-        var requests = _massTransit!.Requests;
-        var sum = 0;
-        for (var i = 0; i < N; i++)
-        {
-            var response = await requests.GetResponse<BenchReply>(_command);
-            sum += response.Message.Value;
-        }
-
-        return Check(sum);
-    }
-
-    private static int Check(int sum) =>
-        sum == N * 42 ? sum : throw new InvalidOperationException($"The round trips returned a total of {sum}; {N * 42} was expected.");
+    public Task<int> MassTransit_Request() => RoundTripsAsync<MassTransitSender, Response<BenchReply>>(new(_massTransit!.Requests, Command));
 }

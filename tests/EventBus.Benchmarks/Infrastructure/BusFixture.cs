@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-
 namespace EventBus.Benchmarks.Infrastructure;
 
 /// <summary>
@@ -26,13 +24,19 @@ public sealed class BusFixture : IAsyncDisposable
     public ICommandBus Commands { get; }
 
     /// <summary>Builds and starts a bus.</summary>
-    /// <param name="registerHandlerInstances">Registers the handler instances (singletons) before the bus, so the bus resolves these very instances.</param>
+    /// <param name="handlerInstances">
+    /// The handler instances, each registered as a singleton of its own type before the bus, so the bus resolves these very instances.
+    /// </param>
     /// <param name="configure">Registers the handlers with the bus.</param>
     /// <returns>The started bus.</returns>
-    public static async Task<BusFixture> StartAsync(Action<IServiceCollection> registerHandlerInstances, Action<EventBusBuilder> configure)
+    public static async Task<BusFixture> StartAsync(IEnumerable<object> handlerInstances, Action<EventBusBuilder> configure)
     {
         var services = new ServiceCollection();
-        registerHandlerInstances(services);
+        foreach (var handler in handlerInstances)
+        {
+            services.AddSingleton(handler.GetType(), handler);
+        }
+
         services.AddEventBus(configure);
         var fixture = new BusFixture(services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true }));
         await fixture._control.StartAsync();

@@ -1,8 +1,5 @@
-using EventBus.Benchmarks.Infrastructure;
 using MassTransit;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace EventBus.Benchmarks.Peers;
 
@@ -31,15 +28,13 @@ public sealed class MassTransitCommandConsumer : IConsumer<BenchCommand>
 /// published to a receive endpoint with one consumer at a time (like the single reader of the baseline); commands through
 /// a request client (request/response over the in-memory transport).
 /// </summary>
-public sealed class MassTransitPeer : IAsyncDisposable
+public sealed class MassTransitPeer : HostedPeer
 {
-    private readonly IHost _host;
     private readonly IServiceScope _scope;
 
-    private MassTransitPeer(IHost host, PeerSignals signals)
+    private MassTransitPeer(IHost host)
+        : base(host)
     {
-        _host = host;
-        Signals = signals;
         Bus = host.Services.GetRequiredService<IBus>();
 
         // The request client is scoped: one scope for the whole run, as a long-lived client would have.
@@ -53,18 +48,10 @@ public sealed class MassTransitPeer : IAsyncDisposable
     /// <summary>Gets the request client of the command.</summary>
     public IRequestClient<BenchCommand> Requests { get; }
 
-    /// <summary>Gets the signals its consumers count down.</summary>
-    public PeerSignals Signals { get; }
-
     /// <summary>Builds and starts the host (and with it the bus).</summary>
     /// <returns>The started peer.</returns>
-    public static async Task<MassTransitPeer> StartAsync()
-    {
-        var signals = new PeerSignals();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(signals);
-        builder.Services.AddMassTransit(bus =>
+    public static async Task<MassTransitPeer> StartAsync() =>
+        new(await StartHostAsync(builder => builder.Services.AddMassTransit(bus =>
         {
             bus.AddConsumer<MassTransitEventConsumer>();
             bus.AddConsumer<MassTransitCommandConsumer>();
@@ -78,19 +65,33 @@ public sealed class MassTransitPeer : IAsyncDisposable
                 });
                 transport.ReceiveEndpoint("bench-commands", endpoint => endpoint.ConfigureConsumer<MassTransitCommandConsumer>(context));
             });
-        });
+        })));
 
-        var host = builder.Build();
-        await host.StartAsync();
-        return new MassTransitPeer(host, signals);
-    }
-
-    /// <summary>Stops and disposes the host.</summary>
+    /// <summary>Disposes the request client's scope, then stops and disposes the host.</summary>
     /// <returns>A task that completes when the host is disposed.</returns>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         _scope.Dispose();
-        await _host.StopAsync();
-        _host.Dispose();
+        await base.DisposeAsync();
     }
+}
+
+/// <summary>The MassTransit publish row: <c>IBus.Publish</c> to the receive endpoint.</summary>
+/// <param name="bus">The bus.</param>
+public readonly struct MassTransitPublisher(IBus bus) : IEventPublisher
+{
+    /// <inheritdoc />
+    public ValueTask PublishAsync(BenchEvent @event) => new(bus.Publish(@event));
+}
+
+/// <summary>The MassTransit command row: <c>GetResponse&lt;BenchReply&gt;</c> through the request client.</summary>
+/// <param name="requests">The request client.</param>
+/// <param name="command">The command.</param>
+public readonly struct MassTransitSender(IRequestClient<BenchCommand> requests, BenchCommand command) : ICommandSender<Response<BenchReply>>
+{
+    /// <inheritdoc />
+    public ValueTask<Response<BenchReply>> SendAsync() => new(requests.GetResponse<BenchReply>(command));
+
+    /// <inheritdoc />
+    public int ResultOf(Response<BenchReply> reply) => reply.Message.Value;
 }

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-
 namespace EventBus.Benchmarks.Peers;
 
 /// <summary>The request of the Mediator row: the same work as <see cref="BenchCommand"/> (its handler returns <c>Value + 1</c>).</summary>
@@ -38,4 +36,16 @@ public sealed class MediatorPeer : IAsyncDisposable
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _provider.DisposeAsync();
+}
+
+/// <summary>The Mediator row: <see cref="MediatorPeer.SendAsync"/> (the handler runs inline).</summary>
+/// <param name="mediator">The peer.</param>
+/// <param name="ping">The request.</param>
+public readonly struct MediatorSender(MediatorPeer mediator, MediatorPing ping) : ICommandSender<int>
+{
+    /// <inheritdoc />
+    public ValueTask<int> SendAsync() => mediator.SendAsync(ping);
+
+    /// <inheritdoc />
+    public int ResultOf(int reply) => reply;
 }

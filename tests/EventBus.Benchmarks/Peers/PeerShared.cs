@@ -1,5 +1,3 @@
-using EventBus.Benchmarks.Infrastructure;
-
 namespace EventBus.Benchmarks.Peers;
 
 /// <summary>The signal the peers' handlers count down; registered as a singleton in the peer's container.</summary>

@@ -1,7 +1,4 @@
-using EventBus.Benchmarks.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Wolverine;
 
 namespace EventBus.Benchmarks.Peers;
@@ -32,18 +29,14 @@ public sealed class WolverineCommandHandler
 /// (sequential, like the single reader of the baseline); commands invoked inline with <c>InvokeAsync&lt;BenchReply&gt;</c>.
 /// Handler code is generated and compiled at start (WolverineFx.RuntimeCompilation), in GlobalSetup, outside the measurement.
 /// </summary>
-public sealed class WolverinePeer : IAsyncDisposable
+public sealed class WolverinePeer : HostedPeer
 {
     /// <summary>The local queue the events go to.</summary>
     public const string EventQueue = "bench-events";
 
-    private readonly IHost _host;
-
-    private WolverinePeer(IHost host, PeerSignals signals)
+    private WolverinePeer(IHost host)
+        : base(host)
     {
-        _host = host;
-        Signals = signals;
-
         // A message bus outside any handler, as application code gets one; reused for every publish and invoke.
         Bus = host.MessageBus();
     }
@@ -51,18 +44,10 @@ public sealed class WolverinePeer : IAsyncDisposable
     /// <summary>Gets Wolverine's message bus.</summary>
     public IMessageBus Bus { get; }
 
-    /// <summary>Gets the signals its handlers count down.</summary>
-    public PeerSignals Signals { get; }
-
     /// <summary>Builds and starts the host.</summary>
     /// <returns>The started peer.</returns>
-    public static async Task<WolverinePeer> StartAsync()
-    {
-        var signals = new PeerSignals();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(signals);
-        builder.UseWolverine(options =>
+    public static async Task<WolverinePeer> StartAsync() =>
+        new(await StartHostAsync(builder => builder.UseWolverine(options =>
         {
             // Under BenchmarkDotNet the entry assembly is the generated runner, not this one.
             options.ApplicationAssembly = typeof(WolverinePeer).Assembly;
@@ -75,18 +60,25 @@ public sealed class WolverinePeer : IAsyncDisposable
 
             options.PublishMessage<BenchEvent>().ToLocalQueue(EventQueue);
             options.LocalQueue(EventQueue).BufferedInMemory().Sequential();
-        });
+        })));
+}
 
-        var host = builder.Build();
-        await host.StartAsync();
-        return new WolverinePeer(host, signals);
-    }
+/// <summary>The Wolverine publish row: <see cref="IMessageBus.PublishAsync{T}"/> to the local queue.</summary>
+/// <param name="bus">Wolverine's message bus.</param>
+public readonly struct WolverinePublisher(IMessageBus bus) : IEventPublisher
+{
+    /// <inheritdoc />
+    public ValueTask PublishAsync(BenchEvent @event) => bus.PublishAsync(@event);
+}
 
-    /// <summary>Stops and disposes the host.</summary>
-    /// <returns>A task that completes when the host is disposed.</returns>
-    public async ValueTask DisposeAsync()
-    {
-        await _host.StopAsync();
-        _host.Dispose();
-    }
+/// <summary>The Wolverine command row: <c>InvokeAsync&lt;BenchReply&gt;</c> (the handler runs inline).</summary>
+/// <param name="bus">Wolverine's message bus.</param>
+/// <param name="command">The command.</param>
+public readonly struct WolverineSender(IMessageBus bus, BenchCommand command) : ICommandSender<BenchReply>
+{
+    /// <inheritdoc />
+    public ValueTask<BenchReply> SendAsync() => new(bus.InvokeAsync<BenchReply>(command));
+
+    /// <inheritdoc />
+    public int ResultOf(BenchReply reply) => reply.Value;
 }
