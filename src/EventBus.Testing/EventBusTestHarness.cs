@@ -142,7 +142,10 @@ public static class EventBusTestingExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Registry.TrackPending = true;
-        builder.Services.AddSingleton(static sp => new EventBusTestHarness(sp.GetRequiredService<EventBusRuntime>()));
+
+        // Attached while the bus is built, so that nothing published before the harness is first resolved goes unrecorded.
+        builder.Registry.Built.Add(static bus => bus.Pending!.Owner = new EventBusTestHarness(bus));
+        builder.Services.AddSingleton(static sp => (EventBusTestHarness)sp.GetRequiredService<EventBusRuntime>().Pending!.Owner!);
         return builder;
     }
 }

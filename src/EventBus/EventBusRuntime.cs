@@ -101,6 +101,11 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
         {
             throw new EventBusConfigurationException(problems);
         }
+
+        foreach (var built in registry.Built)
+        {
+            built(this);
+        }
     }
 
     public EventBusOptions Options { get; }

@@ -127,7 +127,7 @@ internal sealed partial class EventBusRuntime
             var result = await route.SendAsync(command, context, cancellationToken).ConfigureAwait(false);
             if (!result.IsAccepted)
             {
-                activity?.SetTag("eventbus.command.rejected", result.Rejection.Reason);
+                activity?.SetTag(EventBusTelemetry.RejectionAttribute, result.Rejection.Reason);
             }
 
             return result;

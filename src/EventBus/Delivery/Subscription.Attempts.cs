@@ -95,8 +95,8 @@ internal sealed partial class Subscription
                 {
                     worker.Failed++;
                     Count(_metrics.Failed, 1);
-                    _pending?.Leave();
                     Report(envelope.Message, lastContext, reason, failure.Exception);
+                    _pending?.Leave();
                 });
                 return;
             }

@@ -201,8 +201,8 @@ internal sealed partial class Subscription
         while (_channel.Reader.TryRead(out var envelope))
         {
             Interlocked.Decrement(ref _count);
-            _pending?.Leave();
             unfinished.Add(Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.NotStartedBeforeStop, null));
+            _pending?.Leave();
         }
 
         foreach (var worker in _workers)
@@ -212,8 +212,8 @@ internal sealed partial class Subscription
             {
                 foreach (var envelope in worker.CurrentBatch ?? [worker.Current])
                 {
-                    _pending?.Leave();
                     unfinished.Add(Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.CancelledByStop, null));
+                    _pending?.Leave();
                 }
             }
         }
@@ -308,18 +308,17 @@ internal sealed partial class Subscription
     {
         Interlocked.Increment(ref _dropped);
         Count(_metrics.Dropped, 1);
+        Report(envelope.Message, envelope.Context.ForSubscription(Name), reason, null);
         if (reason == UndeliveredReason.DroppedOldest)
         {
             _pending?.Leave(); // a dropped newest never entered
         }
-
-        Report(envelope.Message, envelope.Context.ForSubscription(Name), reason, null);
     }
 
-    private UndeliveredMessage Report(object message, MessageContext context, UndeliveredReason reason, Exception? exception)
+    private UndeliveredMessage Report(object message, MessageContext context, UndeliveredReason reason, Exception? exception, bool log = true)
     {
         var undelivered = new UndeliveredMessage(message, context, Topic.Name, Name, reason, exception);
-        _bus.ReportUndelivered(undelivered);
+        _bus.ReportUndelivered(undelivered, log);
         return undelivered;
     }
 

@@ -9,15 +9,17 @@ namespace EventBus;
 public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOnlyList<CommandDescription> Commands)
 {
     /// <summary>
-    /// Renders the topology as a Mermaid flowchart: a subgraph per namespace (a module of a modular monolith), a node per topic,
-    /// command and handler, and an edge from each topic or command to its handlers, labelled with the delivery mode.
+    /// Renders the topology as a Mermaid flowchart: a subgraph per namespace (a module of a modular monolith), a node per event
+    /// topic, command and handler, and an edge from each topic to its handlers labelled with the delivery mode, and from each
+    /// command to its handler.
     /// </summary>
     /// <returns>The Mermaid source, deterministic for a given topology (ready for a Markdown <c>```mermaid</c> block).</returns>
     public string ToMermaid()
     {
         var nodes = new SortedDictionary<string, SortedDictionary<string, string>>(StringComparer.Ordinal); // module -> id -> node
         var edges = new List<string>();
-        foreach (var topic in Topics)
+        // A command is drawn once, as a command node with an edge to its handler; its queue (for EnqueueAsync) stays in the data model.
+        foreach (var topic in Topics.Where(t => !t.IsCommand))
         {
             var topicId = Id("t", topic.MessageType);
             Add(nodes, topic.MessageType, topicId, topic.IsPolymorphic ? $"{topicId}[/\"{Label(topic.MessageType)} (and derived)\"/]" : $"{topicId}([\"{Label(topic.MessageType)}\"])");

@@ -84,7 +84,31 @@ internal sealed partial class EventBusRuntime
         _topicsByType.Values.SelectMany(t => t.Subscriptions).Select(s => s.GetSnapshot())
             .OrderBy(s => s.Topic, StringComparer.Ordinal).ThenBy(s => s.Subscription, StringComparer.Ordinal).ToList();
 
-    internal void ReportUndelivered(UndeliveredMessage message)
+    /// <summary>Logs (unless the caller already logged it, e.g. as a dead letter), records and passes on a message that was not handled.</summary>
+    internal void ReportUndelivered(UndeliveredMessage message, bool log = true)
+    {
+        var context = message.Context;
+        if (log)
+        {
+            LogUndelivered(message);
+        }
+
+        Pending?.Undelivered?.Invoke(message);
+
+        if (Options.OnUndelivered is { } callback)
+        {
+            try
+            {
+                callback(message);
+            }
+            catch (Exception e)
+            {
+                Log.UndeliveredCallbackFailed(_logger, context.MessageType, context.MessageId, e);
+            }
+        }
+    }
+
+    private void LogUndelivered(UndeliveredMessage message)
     {
         var context = message.Context;
         switch (message.Reason)
@@ -103,19 +127,6 @@ internal sealed partial class EventBusRuntime
             default:
                 Log.MessageUnfinished(_logger, message.Subscription, context.MessageType, context.MessageId, message.Reason);
                 break;
-        }
-
-        Pending?.Undelivered?.Invoke(message);
-        if (Options.OnUndelivered is { } callback)
-        {
-            try
-            {
-                callback(message);
-            }
-            catch (Exception e)
-            {
-                Log.UndeliveredCallbackFailed(_logger, context.MessageType, context.MessageId, e);
-            }
         }
     }
 }

@@ -85,6 +85,12 @@ public static class EventBusTelemetry
     /// <summary>Attribute <c>error.type</c>: the exception type of a failed attempt.</summary>
     public const string ErrorTypeAttribute = "error.type";
 
+    /// <summary>Attribute <c>eventbus.command.rejection</c>: the reason on a <c>send</c> span whose command was rejected.</summary>
+    public const string RejectionAttribute = "eventbus.command.rejection";
+
+    /// <summary>The value of <see cref="ErrorTypeAttribute"/> on a <c>process</c> span whose handler nacked or dead-lettered the message without throwing.</summary>
+    public const string NackErrorType = "eventbus.nack";
+
     /// <summary>The value of <see cref="SystemAttribute"/>.</summary>
     public const string SystemName = "eventbus";
 

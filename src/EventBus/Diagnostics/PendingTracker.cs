@@ -25,6 +25,9 @@ internal sealed class PendingTracker
 
     public long Pending => Interlocked.Read(ref _pending);
 
+    /// <summary>Gets or sets the object that owns the hooks (the test harness), so that it can be found from the bus.</summary>
+    public object? Owner { get; set; }
+
     public void Enter() => Interlocked.Increment(ref _pending);
 
     public void Leave(int count = 1)

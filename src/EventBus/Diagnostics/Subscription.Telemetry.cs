@@ -92,9 +92,14 @@ internal sealed partial class Subscription
             _metrics.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, EventBusMetrics.System, TopicTag, SubscriptionTag);
         }
 
-        if (failure is not null)
+        if (failure?.Exception is { } exception)
         {
-            EventBusRuntime.SetError(activity, failure.Exception ?? new InvalidOperationException(failure.Reason));
+            EventBusRuntime.SetError(activity, exception);
+        }
+        else if (failure is not null && activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, failure.Reason);
+            activity.SetTag(EventBusTelemetry.ErrorTypeAttribute, EventBusTelemetry.NackErrorType);
         }
     }
 

@@ -43,4 +43,7 @@ internal sealed class EventBusRegistry
 
     /// <summary>Gets or sets a value indicating whether the bus counts pending messages (set by the EventBus.Testing harness).</summary>
     public bool TrackPending { get; set; }
+
+    /// <summary>Gets callbacks run at the end of the bus's construction, before anything can be published (the test harness attaches there).</summary>
+    public List<Action<EventBusRuntime>> Built { get; } = [];
 }

@@ -144,8 +144,8 @@ internal sealed partial class Subscription
                     {
                         worker.Failed++;
                         Count(_metrics.Failed, 1);
-                        _pending?.Leave();
                         Report(envelopes[i].Message, context, failure.Kind == SettlementKind.None ? UndeliveredReason.HandlerFailed : UndeliveredReason.Nacked, failure.Exception);
+                        _pending?.Leave();
                     }
                     else
                     {

@@ -39,22 +39,27 @@ internal sealed partial class Subscription
         worker.DeadLettered++;
         Count(_metrics.Failed, 1);
         Count(_metrics.DeadLettered, 1);
-        _pending?.Leave();
         var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
-        var deadLetter = new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure);
         if (failure.Exception is OperationCanceledException && _bus.HandlerCancellation.IsCancellationRequested)
         {
             // Cancelled by the stop, not failed by the handler: the stop report lists it; it is not dead-lettered.
             _bus.AddUnfinished(Report(message, context, UndeliveredReason.CancelledByStop, failure.Exception));
+            _pending?.Leave();
             return;
         }
 
+        // The dead letter is stored and reported before the message stops counting as pending, so that whoever waits for
+        // the bus to be idle sees it (and waits for what the report callback publishes).
+        var deadLetter = new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure);
+        var discarded = _deadLetters.Add(deadLetter);
         Log.DeadLettered(_bus.Logger, Name, context.MessageType, context.MessageId, deliveryCount, reason);
-        Report(message, context, failure.Exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed, failure.Exception);
-        if (_deadLetters.Add(deadLetter) is { } discarded)
+        Report(message, context, failure.Exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed, failure.Exception, log: false);
+        if (discarded is not null)
         {
             Report(discarded.Message, discarded.Context, UndeliveredReason.DeadLetterDiscarded, null);
         }
+
+        _pending?.Leave();
     }
 
     private void Schedule(Envelope envelope, TimeSpan delay)
@@ -94,9 +99,9 @@ internal sealed partial class Subscription
 
     private void AbandonForStop(in Envelope envelope)
     {
-        _pending?.Leave();
         var report = Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.RedeliveryAbandonedByStop, null);
         _bus.AddUnfinished(report);
+        _pending?.Leave();
     }
 
     /// <summary>A message waiting on a timer for its delayed redelivery.</summary>
