@@ -11,12 +11,12 @@ internal sealed class ReserveStockHandler(StockLedger stock) : ICommandHandler<R
     {
         if (!stock.TryReserve(command.Sku, command.Quantity, out var available))
         {
-            Trace.Write("Inventory", $"cannot reserve {command.Quantity} x {command.Sku} for order {command.OrderId}: {available} available");
+            Trace.Write("Inventory", $"cannot reserve {command.Quantity} x {command.Sku} for order {command.OrderId}: {available} available", context.CorrelationId);
             return ValueTask.FromResult<CommandResult<StockReservation>>(CommandResult.Reject(
                 $"only {available} x {command.Sku} available, {command.Quantity} ordered", "insufficient-stock"));
         }
 
-        Trace.Write("Inventory", $"reserved {command.Quantity} x {command.Sku} for order {command.OrderId} ({available} still available)");
+        Trace.Write("Inventory", $"reserved {command.Quantity} x {command.Sku} for order {command.OrderId} ({available} still available)", context.CorrelationId);
         return ValueTask.FromResult<CommandResult<StockReservation>>(new StockReservation($"R-{command.OrderId}", available));
     }
 }

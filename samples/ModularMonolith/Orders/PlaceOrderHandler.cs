@@ -16,7 +16,8 @@ internal sealed class PlaceOrderHandler(ICommandBus commands, IEventBus events, 
         // Start the flow's correlation here; every handler downstream carries it on with PublishOptions.CausedBy.
         var flow = new PublishOptions { CorrelationId = $"order-{order.OrderId}", CausationId = context.MessageId.ToString() };
 
-        var reservation = await commands.SendAsync(new ReserveStock(order.OrderId, order.Sku, order.Quantity), cancellationToken);
+        // The inline command carries the flow too, so Inventory's handler sees the correlation id.
+        var reservation = await commands.SendAsync(new ReserveStock(order.OrderId, order.Sku, order.Quantity), flow, cancellationToken);
         if (!reservation.IsAccepted)
         {
             Trace.Write("Orders", $"order {order.OrderId} refused: {reservation.Rejection.Reason}", flow.CorrelationId);

@@ -25,17 +25,23 @@ internal sealed class FlowRecorder : IMessageMiddleware
         var flow = _seen.Where(m => m.Value.CorrelationId == correlationId).ToDictionary();
         Console.WriteLine($"Causation tree of {correlationId} (message ids shortened to their last 6 hex digits):");
 
-        // The flow's first message was caused by a message outside the flow: the storefront's PlaceOrder command.
-        foreach (var (id, first) in flow.Where(m => m.Value.CausationId is null || !flow.ContainsKey(m.Value.CausationId)).OrderBy(m => m.Key, StringComparer.Ordinal))
+        // The flow's first messages were caused by a message outside the flow: the storefront's PlaceOrder command.
+        var roots = flow.Where(m => m.Value.CausationId is null || !flow.ContainsKey(m.Value.CausationId)).OrderBy(m => m.Key, StringComparer.Ordinal);
+        foreach (var group in roots.GroupBy(m => m.Value.CausationId))
         {
-            if (first.CausationId is { } causeId && _seen.TryGetValue(causeId, out var cause))
+            var items = group.ToList();
+            if (group.Key is { } causeId && _seen.TryGetValue(causeId, out var cause))
             {
                 Console.WriteLine($"  {cause.Type} {Short(causeId)}  (sent by the storefront, before the flow had a correlation id)");
-                WriteNode(id, "  `-- ", "      ");
+                for (var i = 0; i < items.Count; i++)
+                {
+                    var last = i == items.Count - 1;
+                    WriteNode(items[i].Key, last ? "  `-- " : "  |-- ", last ? "      " : "  |   ");
+                }
             }
             else
             {
-                WriteNode(id, "  ", "  ");
+                items.ForEach(item => WriteNode(item.Key, "  ", "  "));
             }
         }
 
