@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using EventBus.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBus;

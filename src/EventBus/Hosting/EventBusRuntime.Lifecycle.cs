@@ -1,13 +1,3 @@
-using System.Collections.Concurrent;
-using System.Collections.Frozen;
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using EventBus.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-
 namespace EventBus;
 
 /// <content>Starting, stopping (draining) and disposing the bus.</content>

@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
-
 namespace EventBus;
 
 /// <content>Delayed redeliveries, dead letters and re-drives.</content>
