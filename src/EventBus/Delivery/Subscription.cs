@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 
 namespace EventBus;
@@ -333,5 +334,15 @@ internal sealed partial class Subscription
         public int Busy; // 0 idle, 1 delivering Current (or CurrentBatch), 2 claimed by an abandoning stop
         public Envelope Current;
         public Envelope[]? CurrentBatch;
+
+        // Workers write their counters on every message; the states are allocated back to back, so without padding two
+        // workers' fields share cache lines and every write invalidates the other core's copy (false sharing).
+#pragma warning disable CS0169 // Never read: it only takes up space.
+        private readonly CacheLinePadding _padding;
+#pragma warning restore CS0169
     }
+
+    /// <summary>Two cache lines of nothing, placed after a worker's fields.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private readonly struct CacheLinePadding;
 }
