@@ -24,10 +24,11 @@ internal sealed record SubscriptionSettings(
 /// the topic checks room and writes under its own lock (so every subscription of a topic sees the same order and a batch is
 /// all-or-nothing), the workers read. Keeping the count ourselves lets the topic check room for a whole batch without taking the
 /// channel's lock, and lets a drop-oldest publish take the oldest message itself.</para>
-/// <para>Invariant: <see cref="_count"/> + <see cref="_scheduled"/> never exceeds <see cref="Capacity"/> by a publish: the count is
-/// incremented before an envelope is written and decremented after one is read, and a message scheduled for a delayed
-/// redelivery keeps its place (it moves from <see cref="_count"/>'s side to <see cref="_scheduled"/> and back), so failures that
-/// wait for a retry still hold back publishers instead of growing memory.</para>
+/// <para>Invariant: a publish adds to <see cref="_count"/> + <see cref="_scheduled"/> only when it stays within <see cref="Capacity"/>:
+/// the count is incremented before an envelope is written and decremented after one is read, and a message scheduled for a
+/// delayed redelivery holds a place (in <see cref="_scheduled"/>, then back in <see cref="_count"/>), so failures that wait for a
+/// retry hold back publishers instead of growing memory. Scheduling happens outside the topic's lock, so the sum can exceed the
+/// capacity by at most the messages in flight (one per worker) at the moment they are rescheduled.</para>
 /// </remarks>
 [DebuggerDisplay("{Name,nq} on {Topic.Name,nq}: {Mode} x{Workers}, {Depth}/{Capacity} buffered")]
 internal sealed partial class Subscription
@@ -129,12 +130,16 @@ internal sealed partial class Subscription
         _workerTasks = tasks;
     }
 
-    /// <summary>Writes one envelope. Called under the topic's lock after the room check; applies the drop policies when full.</summary>
+    /// <summary>
+    /// Writes one envelope. Called under the topic's lock after the room check; applies the drop policies when full.
+    /// A Wait or FailFast subscription never drops here: its room was checked by the topic, and if a worker scheduled a delayed
+    /// redelivery since (outside the topic's lock, taking back a place for a message that was in flight), the write goes over
+    /// the capacity by that message rather than losing one.
+    /// </summary>
     public void Write(in Envelope envelope)
     {
-        if (!HasRoom(1))
+        if (FullPolicy is FullPolicy.DropOldest or FullPolicy.DropNewest && !HasRoom(1))
         {
-            Debug.Assert(FullPolicy is FullPolicy.DropOldest or FullPolicy.DropNewest, "Wait and FailFast are resolved by the topic before writing.");
             if (FullPolicy == FullPolicy.DropNewest)
             {
                 Drop(envelope, UndeliveredReason.DroppedNewest);
