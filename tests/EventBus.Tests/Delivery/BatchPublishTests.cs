@@ -12,8 +12,8 @@ public sealed class BatchPublishTests
     {
         const int Publishers = 3, Batches = 100, BatchSize = 20, Total = Publishers * Batches * BatchSize;
         await using var bus = await TestBus.StartAsync(b => b
-            .AddEventHandler<Part, PartHandlerA>()
-            .AddEventHandler<Part, PartHandlerB>());
+            .AddEventHandler<Part, PartHandler<FirstTag>>()
+            .AddEventHandler<Part, PartHandler<SecondTag>>());
 
         await Task.WhenAll(Enumerable.Range(0, Publishers).Select(p => Task.Run(async () =>
         {
@@ -23,8 +23,8 @@ public sealed class BatchPublishTests
             }
         }))).Within();
 
-        var seenA = await bus.Log<PartHandlerA, Part>().WaitForCountAsync(Total);
-        var seenB = await bus.Log<PartHandlerB, Part>().WaitForCountAsync(Total);
+        var seenA = await bus.Log<PartHandler<FirstTag>, Part>().WaitForCountAsync(Total);
+        var seenB = await bus.Log<PartHandler<SecondTag>, Part>().WaitForCountAsync(Total);
 
         seenA.Should().HaveCount(Total);
         for (var start = 0; start < Total; start += BatchSize)
@@ -41,26 +41,26 @@ public sealed class BatchPublishTests
     public async Task PublishBatchAsync_BatchLargerThanWaitCapacity_ThrowsArgumentExceptionAndDeliversNone()
     {
         await using var bus = await TestBus.StartAsync(b => b
-            .AddEventHandler<Part, PartHandlerA>()
-            .ConfigureSubscription<PartHandlerA>(o => o.Capacity = Capacity));
+            .AddEventHandler<Part, PartHandler<FirstTag>>()
+            .ConfigureSubscription<PartHandler<FirstTag>>(o => o.Capacity = Capacity));
 
         var publish = async () => await bus.Bus.PublishBatchAsync(Parts(0, Capacity + 1));
 
         (await publish.Should().ThrowExactlyAsync<ArgumentException>()).Which.Message.Should().Contain($"capacity is {Capacity}");
         await bus.Bus.PublishAsync(new Part(9, 9, 9));
-        (await bus.Log<PartHandlerA, Part>().WaitForCountAsync(1)).Should().Equal(new Part(9, 9, 9));
+        (await bus.Log<PartHandler<FirstTag>, Part>().WaitForCountAsync(1)).Should().Equal(new Part(9, 9, 9));
     }
 
     [Fact]
     public async Task PublishBatchAsync_BatchEqualToCapacity_IsDelivered()
     {
         await using var bus = await TestBus.StartAsync(b => b
-            .AddEventHandler<Part, PartHandlerA>()
-            .ConfigureSubscription<PartHandlerA>(o => o.Capacity = Capacity));
+            .AddEventHandler<Part, PartHandler<FirstTag>>()
+            .ConfigureSubscription<PartHandler<FirstTag>>(o => o.Capacity = Capacity));
 
         await bus.Bus.PublishBatchAsync(Parts(0, Capacity)).AsTask().Within();
 
-        (await bus.Log<PartHandlerA, Part>().WaitForCountAsync(Capacity)).Should().Equal(Parts(0, Capacity));
+        (await bus.Log<PartHandler<FirstTag>, Part>().WaitForCountAsync(Capacity)).Should().Equal(Parts(0, Capacity));
     }
 
     [Fact]
@@ -103,18 +103,18 @@ public sealed class BatchPublishTests
 
         await waiting.Within();
         (await bus.Log<GatedPartHandler, Part>().WaitForCountAsync(7)).Should().Equal(Parts(0, 4).Concat(Parts(10, 3)));
-        (await bus.Log<PartHandlerB, Part>().WaitForCountAsync(7)).Should().Equal(Parts(0, 4).Concat(Parts(10, 3)));
+        (await bus.Log<PartHandler<SecondTag>, Part>().WaitForCountAsync(7)).Should().Equal(Parts(0, 4).Concat(Parts(10, 3)));
     }
 
     [Fact]
     public async Task PublishBatchAsync_EmptyBatch_CompletesAndDeliversNothing()
     {
-        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Part, PartHandlerA>());
+        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Part, PartHandler<FirstTag>>());
 
         bus.Bus.PublishBatchAsync(Array.Empty<Part>()).IsCompletedSuccessfully.Should().BeTrue();
 
         (await bus.Control.StopAsync()).Drained.Should().BeTrue();
-        bus.Log<PartHandlerA, Part>().Count.Should().Be(0);
+        bus.Log<PartHandler<FirstTag>, Part>().Count.Should().Be(0);
     }
 
     private static Part[] Parts(int from, int count) => Enumerable.Range(from, count).Select(i => new Part(0, 0, i)).ToArray();
@@ -123,7 +123,7 @@ public sealed class BatchPublishTests
     private static Task<TestBus> StartGatedAsync(FullPolicy policy) =>
         TestBus.StartAsync(b => b
             .AddEventHandler<Part, GatedPartHandler>()
-            .AddEventHandler<Part, PartHandlerB>()
+            .AddEventHandler<Part, PartHandler<SecondTag>>()
             .ConfigureSubscription<GatedPartHandler>(o =>
             {
                 o.Capacity = Capacity;
@@ -146,12 +146,13 @@ public sealed class BatchPublishTests
         var marker = new Part(9, 9, 9);
         await bus.Bus.PublishAsync(marker);
         (await bus.Log<GatedPartHandler, Part>().WaitForCountAsync(expected.Length + 1)).Should().Equal(expected.Append(marker));
-        (await bus.Log<PartHandlerB, Part>().WaitForCountAsync(expected.Length + 1)).Should().Equal(expected.Append(marker), "a batch reaches every subscription or none");
+        (await bus.Log<PartHandler<SecondTag>, Part>().WaitForCountAsync(expected.Length + 1)).Should().Equal(expected.Append(marker), "a batch reaches every subscription or none");
     }
 
     public sealed record Part(int Publisher, int Batch, int Index);
 
-    public sealed class PartHandlerA(Recorder<PartHandlerA, Part> log) : IEventHandler<Part>
+    /// <summary>Records what it handles; each <typeparamref name="TTag"/> is a handler type of its own, hence a subscription of its own.</summary>
+    public sealed class PartHandler<TTag>(Recorder<PartHandler<TTag>, Part> log) : IEventHandler<Part>
     {
         public ValueTask HandleAsync(Part @event, MessageContext context, CancellationToken cancellationToken)
         {
@@ -160,14 +161,9 @@ public sealed class BatchPublishTests
         }
     }
 
-    public sealed class PartHandlerB(Recorder<PartHandlerB, Part> log) : IEventHandler<Part>
-    {
-        public ValueTask HandleAsync(Part @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            log.Add(@event);
-            return default;
-        }
-    }
+    public sealed class FirstTag;
+
+    public sealed class SecondTag;
 
     public sealed class GatedPartHandler(Gate<GatedPartHandler> gate, Recorder<GatedPartHandler, string> started, Recorder<GatedPartHandler, Part> handled) : IEventHandler<Part>
     {

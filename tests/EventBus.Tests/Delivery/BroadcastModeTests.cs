@@ -18,14 +18,14 @@ public sealed class BroadcastModeTests : DeliveryContractTests
     public async Task PublishAsync_OnePublisher_EverySubscriptionSeesPublishOrder()
     {
         const int Events = 5_000;
-        await using var bus = await StartAsync(b => Subscribe<YieldingHandler>(Subscribe<FirstHandler>(b)));
+        await using var bus = await StartAsync(b => Subscribe<YieldingHandler>(Subscribe<ItemHandler<FirstTag>>(b)));
 
         for (var i = 0; i < Events; i++)
         {
             await bus.Bus.PublishAsync(new Item(i));
         }
 
-        (await bus.Log<FirstHandler, int>().WaitForCountAsync(Events)).Should().Equal(Enumerable.Range(0, Events));
+        (await bus.Log<ItemHandler<FirstTag>, int>().WaitForCountAsync(Events)).Should().Equal(Enumerable.Range(0, Events));
         (await bus.Log<YieldingHandler, int>().WaitForCountAsync(Events)).Should().Equal(Enumerable.Range(0, Events));
     }
 }

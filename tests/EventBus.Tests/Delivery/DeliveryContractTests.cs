@@ -21,11 +21,11 @@ public abstract class DeliveryContractTests
     [Fact]
     public async Task GetSnapshot_EverySubscription_ReportsConfiguredModeAndWorkers()
     {
-        await using var bus = await StartAsync(b => Subscribe<SecondHandler>(Subscribe<FirstHandler>(b)));
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<SecondTag>>(Subscribe<ItemHandler<FirstTag>>(b)));
 
         var snapshots = bus.Control.GetSnapshot();
 
-        snapshots.Select(s => s.Subscription).Should().BeEquivalentTo(typeof(FirstHandler).FullName, typeof(SecondHandler).FullName);
+        snapshots.Select(s => s.Subscription).Should().BeEquivalentTo(typeof(ItemHandler<FirstTag>).FullName, typeof(ItemHandler<SecondTag>).FullName);
         snapshots.Should().AllSatisfy(s =>
         {
             s.Topic.Should().Be(typeof(Item).FullName);
@@ -38,20 +38,20 @@ public abstract class DeliveryContractTests
     public async Task PublishAsync_HandlersSucceed_EveryEventHandledExactlyOncePerSubscription()
     {
         const int Events = 2_000;
-        await using var bus = await StartAsync(b => Subscribe<SecondHandler>(Subscribe<FirstHandler>(b)));
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<SecondTag>>(Subscribe<ItemHandler<FirstTag>>(b)));
 
         for (var i = 0; i < Events; i++)
         {
             await bus.Bus.PublishAsync(new Item(i));
         }
 
-        await bus.Log<FirstHandler, int>().WaitForCountAsync(Events);
-        await bus.Log<SecondHandler, int>().WaitForCountAsync(Events);
+        await bus.Log<ItemHandler<FirstTag>, int>().WaitForCountAsync(Events);
+        await bus.Log<ItemHandler<SecondTag>, int>().WaitForCountAsync(Events);
         (await bus.Control.StopAsync()).Drained.Should().BeTrue();
 
         // After the drain nothing more can arrive: exactly once means exactly these items, no duplicates.
-        bus.Log<FirstHandler, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events));
-        bus.Log<SecondHandler, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events));
+        bus.Log<ItemHandler<FirstTag>, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events));
+        bus.Log<ItemHandler<SecondTag>, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events));
         foreach (var snapshot in bus.Control.GetSnapshot())
         {
             snapshot.Delivered.Should().Be(Events);
@@ -68,26 +68,26 @@ public abstract class DeliveryContractTests
     {
         const int Events = 300;
         var failing = Enumerable.Range(0, Events).Where(FailingHandler.Fails).ToArray();
-        await using var bus = await StartAsync(b => Subscribe<SecondHandler>(Subscribe<FailingHandler>(b)));
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<SecondTag>>(Subscribe<FailingHandler>(b)));
 
         for (var i = 0; i < Events; i++)
         {
             await bus.Bus.PublishAsync(new Item(i));
         }
 
-        await bus.Log<SecondHandler, int>().WaitForCountAsync(Events);
+        await bus.Log<ItemHandler<SecondTag>, int>().WaitForCountAsync(Events);
         await bus.Log<FailingHandler, int>().WaitForCountAsync(Events);
         await bus.Undelivered.WaitForCountAsync(failing.Length);
         (await bus.Control.StopAsync()).Drained.Should().BeTrue();
 
-        bus.Log<SecondHandler, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events));
+        bus.Log<ItemHandler<SecondTag>, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events));
         bus.Log<FailingHandler, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events), "the failing handler still gets every later event");
 
         var failed = bus.Snapshot<FailingHandler>();
         failed.Failed.Should().Be(failing.Length);
         failed.Succeeded.Should().Be(Events - failing.Length);
         failed.Delivered.Should().Be(Events);
-        bus.Snapshot<SecondHandler>().Failed.Should().Be(0);
+        bus.Snapshot<ItemHandler<SecondTag>>().Failed.Should().Be(0);
 
         var reports = bus.Undelivered.Items;
         reports.Should().HaveCount(failing.Length);
@@ -147,7 +147,7 @@ public abstract class DeliveryContractTests
     [Fact]
     public async Task PublishAsync_AfterStop_ThrowsObjectDisposedException()
     {
-        await using var bus = await StartAsync(b => Subscribe<FirstHandler>(b));
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<FirstTag>>(b));
         await bus.Bus.PublishAsync(new Item(1));
         await bus.Control.StopAsync();
 
@@ -156,7 +156,7 @@ public abstract class DeliveryContractTests
 
         await publish.Should().ThrowAsync<ObjectDisposedException>();
         await batch.Should().ThrowAsync<ObjectDisposedException>();
-        bus.Log<FirstHandler, int>().Items.Should().Equal(1);
+        bus.Log<ItemHandler<FirstTag>, int>().Items.Should().Equal(1);
     }
 
     [Fact]
@@ -164,8 +164,8 @@ public abstract class DeliveryContractTests
     {
         // Lost wake-up: a worker parked on an empty buffer must wake for one new event, with nothing else to nudge it.
         const int Rounds = 5;
-        await using var bus = await StartAsync(b => Subscribe<FirstHandler>(b));
-        var log = bus.Log<FirstHandler, int>();
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<FirstTag>>(b));
+        var log = bus.Log<ItemHandler<FirstTag>, int>();
 
         for (var round = 1; round <= Rounds; round++)
         {
@@ -232,7 +232,8 @@ public abstract class DeliveryContractTests
 
     public sealed record Item(int N);
 
-    public sealed class FirstHandler(Recorder<FirstHandler, int> log) : IEventHandler<Item>
+    /// <summary>Records what it handles; each <typeparamref name="TTag"/> is a handler type of its own, hence a subscription of its own.</summary>
+    public sealed class ItemHandler<TTag>(Recorder<ItemHandler<TTag>, int> log) : IEventHandler<Item>
     {
         public ValueTask HandleAsync(Item @event, MessageContext context, CancellationToken cancellationToken)
         {
@@ -241,14 +242,9 @@ public abstract class DeliveryContractTests
         }
     }
 
-    public sealed class SecondHandler(Recorder<SecondHandler, int> log) : IEventHandler<Item>
-    {
-        public ValueTask HandleAsync(Item @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            log.Add(@event.N);
-            return default;
-        }
-    }
+    public sealed class FirstTag;
+
+    public sealed class SecondTag;
 
     /// <summary>Throws for every third event (synchronously or asynchronously, alternating), after recording the attempt.</summary>
     public sealed class FailingHandler(Recorder<FailingHandler, int> attempts) : IEventHandler<Item>

@@ -26,7 +26,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Instruments_OfOneBus_NamesUnitsAndKindsFollowTheMessagingConventions()
     {
-        await using var bus = Build(b => b.AddEventHandler<Tick, CountingHandler>());
+        await using var bus = Build(b => b.AddEventHandler<Tick, CountingHandler<FirstTag>>());
         using var metrics = new MetricCollector(bus.Services);
 
         await bus.Control.StartAsync();
@@ -51,8 +51,8 @@ public sealed class MetricsTests
     public async Task SentAndConsumed_FiveEventsToTwoSubscriptions_SentFiveForTheTopicConsumedAndSucceededFivePerSubscription()
     {
         await using var bus = Build(b => b
-            .AddEventHandler<Tick, CountingHandler>()
-            .AddEventHandler<Tick, OtherCountingHandler>());
+            .AddEventHandler<Tick, CountingHandler<FirstTag>>()
+            .AddEventHandler<Tick, CountingHandler<SecondTag>>());
         using var metrics = new MetricCollector(bus.Services, include: Counters.Contains); // counters only: the uninstrumented fast path
         await bus.Control.StartAsync();
 
@@ -61,13 +61,13 @@ public sealed class MetricsTests
             await bus.Bus.PublishAsync(new Tick(i));
         }
 
-        await bus.Log<CountingHandler, int>().WaitForCountAsync(5);
-        await bus.Log<OtherCountingHandler, int>().WaitForCountAsync(5);
+        await bus.Log<CountingHandler<FirstTag>, int>().WaitForCountAsync(5);
+        await bus.Log<CountingHandler<SecondTag>, int>().WaitForCountAsync(5);
         await bus.Control.StopAsync();
 
         metrics.Totals(EventBusTelemetry.PublishedMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick>()] = 5 });
-        metrics.Totals(EventBusTelemetry.DeliveredMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick, CountingHandler>()] = 5, [Key<Tick, OtherCountingHandler>()] = 5 });
-        metrics.Totals(EventBusTelemetry.SucceededMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick, CountingHandler>()] = 5, [Key<Tick, OtherCountingHandler>()] = 5 });
+        metrics.Totals(EventBusTelemetry.DeliveredMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick, CountingHandler<FirstTag>>()] = 5, [Key<Tick, CountingHandler<SecondTag>>()] = 5 });
+        metrics.Totals(EventBusTelemetry.SucceededMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick, CountingHandler<FirstTag>>()] = 5, [Key<Tick, CountingHandler<SecondTag>>()] = 5 });
         metrics.Measurements(EventBusTelemetry.FailedMessages).Should().BeEmpty();
         metrics.Measurements(EventBusTelemetry.RetriedMessages).Should().BeEmpty();
         metrics.Measurements(EventBusTelemetry.DeadLetteredMessages).Should().BeEmpty();
@@ -119,18 +119,18 @@ public sealed class MetricsTests
     {
         await using var bus = Build(b => b
             .AddEventHandler<Tick, AlwaysFailingHandler>()
-            .AddEventHandler<Tick, CountingHandler>()
+            .AddEventHandler<Tick, CountingHandler<FirstTag>>()
             .ConfigureSubscription<AlwaysFailingHandler>(o => o.Redelivery = new RedeliveryOptions { MaxDeliveries = 2, ImmediateRetries = 1 }));
         using var metrics = new MetricCollector(bus.Services);
         await bus.Control.StartAsync();
 
         await bus.Bus.PublishAsync(new Tick(1));
         await bus.Undelivered.WaitForCountAsync(1);
-        await bus.Log<CountingHandler, int>().WaitForCountAsync(1);
+        await bus.Log<CountingHandler<FirstTag>, int>().WaitForCountAsync(1);
         await bus.Control.StopAsync();
 
         var failing = Key<Tick, AlwaysFailingHandler>();
-        var counting = Key<Tick, CountingHandler>();
+        var counting = Key<Tick, CountingHandler<FirstTag>>();
         metrics.Totals(EventBusTelemetry.DeliveredMessages).Should().Equal(new Dictionary<string, double> { [failing] = 2, [counting] = 1 });
         metrics.Totals(EventBusTelemetry.RetriedMessages).Should().Equal(new Dictionary<string, double> { [failing] = 1 });
         metrics.Totals(EventBusTelemetry.FailedMessages).Should().Equal(new Dictionary<string, double> { [failing] = 1 });
@@ -187,8 +187,8 @@ public sealed class MetricsTests
     public async Task Dropped_FiveIntoACapacityOfTwoBeforeStart_ThreeDroppedTwoBufferedAndHandled(FullPolicy policy, int[] kept)
     {
         await using var bus = Build(b => b
-            .AddEventHandler<Tick, CountingHandler>()
-            .ConfigureSubscription<CountingHandler>(o => { o.Capacity = 2; o.FullPolicy = policy; }));
+            .AddEventHandler<Tick, CountingHandler<FirstTag>>()
+            .ConfigureSubscription<CountingHandler<FirstTag>>(o => { o.Capacity = 2; o.FullPolicy = policy; }));
         using var metrics = new MetricCollector(bus.Services);
 
         for (var i = 0; i < 5; i++)
@@ -196,13 +196,13 @@ public sealed class MetricsTests
             await bus.Bus.PublishAsync(new Tick(i));
         }
 
-        var key = Key<Tick, CountingHandler>();
+        var key = Key<Tick, CountingHandler<FirstTag>>();
         metrics.Totals(EventBusTelemetry.DroppedMessages).Should().Equal(new Dictionary<string, double> { [key] = 3 });
         metrics.Totals(EventBusTelemetry.PublishedMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick>()] = 5 }, "a publish counts once per topic, whatever its subscriptions dropped");
         metrics.Observe(EventBusTelemetry.BufferDepth).Should().Equal(new Dictionary<string, double> { [key] = 2 });
 
         await bus.Control.StartAsync();
-        (await bus.Log<CountingHandler, int>().WaitForCountAsync(2)).Should().Equal(kept);
+        (await bus.Log<CountingHandler<FirstTag>, int>().WaitForCountAsync(2)).Should().Equal(kept);
         await bus.Control.StopAsync();
 
         metrics.Totals(EventBusTelemetry.DeliveredMessages).Should().Equal(new Dictionary<string, double> { [key] = 2 });
@@ -215,9 +215,9 @@ public sealed class MetricsTests
     public async Task Depth_SevenBufferedBeforeStart_GaugeReadsSevenPerSubscriptionThenZeroOnceDrained()
     {
         await using var bus = Build(b => b
-            .AddEventHandler<Tick, CountingHandler>()
-            .AddEventHandler<Tick, OtherCountingHandler>()
-            .ConfigureSubscription<OtherCountingHandler>(o => { o.Mode = DeliveryMode.Queue; o.Workers = 2; }));
+            .AddEventHandler<Tick, CountingHandler<FirstTag>>()
+            .AddEventHandler<Tick, CountingHandler<SecondTag>>()
+            .ConfigureSubscription<CountingHandler<SecondTag>>(o => { o.Mode = DeliveryMode.Queue; o.Workers = 2; }));
         using var metrics = new MetricCollector(bus.Services);
 
         for (var i = 0; i < 7; i++)
@@ -225,15 +225,15 @@ public sealed class MetricsTests
             await bus.Bus.PublishAsync(new Tick(i));
         }
 
-        var first = Key<Tick, CountingHandler>();
-        var second = Key<Tick, OtherCountingHandler>();
+        var first = Key<Tick, CountingHandler<FirstTag>>();
+        var second = Key<Tick, CountingHandler<SecondTag>>();
         metrics.Observe(EventBusTelemetry.BufferDepth).Should().Equal(new Dictionary<string, double> { [first] = 7, [second] = 7 });
         metrics.Observe(EventBusTelemetry.InFlight).Should().Equal(new Dictionary<string, double> { [first] = 0, [second] = 0 });
         metrics.Observe(EventBusTelemetry.DeadLetters).Should().Equal(new Dictionary<string, double> { [first] = 0, [second] = 0 });
 
         await bus.Control.StartAsync();
-        await bus.Log<CountingHandler, int>().WaitForCountAsync(7);
-        await bus.Log<OtherCountingHandler, int>().WaitForCountAsync(7);
+        await bus.Log<CountingHandler<FirstTag>, int>().WaitForCountAsync(7);
+        await bus.Log<CountingHandler<SecondTag>, int>().WaitForCountAsync(7);
         await bus.Control.StopAsync();
 
         metrics.Observe(EventBusTelemetry.BufferDepth).Should().Equal(new Dictionary<string, double> { [first] = 0, [second] = 0 });
@@ -303,8 +303,8 @@ public sealed class MetricsTests
     [Fact]
     public async Task Meter_TwoBusesInOneProcess_EachContainersListenerSeesOnlyItsOwnBus()
     {
-        await using var first = Build(b => b.AddEventHandler<Tick, CountingHandler>());
-        await using var second = Build(b => b.AddEventHandler<Tick, CountingHandler>());
+        await using var first = Build(b => b.AddEventHandler<Tick, CountingHandler<FirstTag>>());
+        await using var second = Build(b => b.AddEventHandler<Tick, CountingHandler<FirstTag>>());
         using var firstMetrics = new MetricCollector(first.Services, include: Counters.Contains);
         using var secondMetrics = new MetricCollector(second.Services, include: Counters.Contains);
         await first.Control.StartAsync();
@@ -316,15 +316,15 @@ public sealed class MetricsTests
         }
 
         await second.Bus.PublishAsync(new Tick(9));
-        await first.Log<CountingHandler, int>().WaitForCountAsync(3);
-        await second.Log<CountingHandler, int>().WaitForCountAsync(1);
+        await first.Log<CountingHandler<FirstTag>, int>().WaitForCountAsync(3);
+        await second.Log<CountingHandler<FirstTag>, int>().WaitForCountAsync(1);
         await first.Control.StopAsync();
         await second.Control.StopAsync();
 
         firstMetrics.Totals(EventBusTelemetry.PublishedMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick>()] = 3 });
-        firstMetrics.Totals(EventBusTelemetry.SucceededMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick, CountingHandler>()] = 3 });
+        firstMetrics.Totals(EventBusTelemetry.SucceededMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick, CountingHandler<FirstTag>>()] = 3 });
         secondMetrics.Totals(EventBusTelemetry.PublishedMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick>()] = 1 });
-        secondMetrics.Totals(EventBusTelemetry.SucceededMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick, CountingHandler>()] = 1 });
+        secondMetrics.Totals(EventBusTelemetry.SucceededMessages).Should().Equal(new Dictionary<string, double> { [Key<Tick, CountingHandler<FirstTag>>()] = 1 });
     }
 
     private static TestBus Build(Action<EventBusBuilder> configure, Action<IServiceCollection>? services = null) =>
@@ -346,7 +346,8 @@ public sealed class MetricsTests
 
     public sealed record Charge(int Amount) : ICommand;
 
-    public sealed class CountingHandler(Recorder<CountingHandler, int> handled) : IEventHandler<Tick>
+    /// <summary>Records what it handles; each <typeparamref name="TTag"/> is a handler type of its own, hence a subscription of its own.</summary>
+    public sealed class CountingHandler<TTag>(Recorder<CountingHandler<TTag>, int> handled) : IEventHandler<Tick>
     {
         public ValueTask HandleAsync(Tick @event, MessageContext context, CancellationToken cancellationToken)
         {
@@ -355,14 +356,9 @@ public sealed class MetricsTests
         }
     }
 
-    public sealed class OtherCountingHandler(Recorder<OtherCountingHandler, int> handled) : IEventHandler<Tick>
-    {
-        public ValueTask HandleAsync(Tick @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            handled.Add(@event.N);
-            return default;
-        }
-    }
+    public sealed class FirstTag;
+
+    public sealed class SecondTag;
 
     public sealed class FailTwiceHandler(Recorder<FailTwiceHandler, int> attempts) : IEventHandler<Tick>
     {

@@ -10,7 +10,7 @@ public sealed class EventBusServiceCollectionExtensionsTests
     [Fact]
     public async Task AddEventBus_ResolvesOneInstanceBehindEveryInterface()
     {
-        await using var bus = TestBus.Build(b => b.AddEventHandler<Hello, HelloHandler>());
+        await using var bus = TestBus.Build(b => b.AddEventHandler<Hello, HelloHandler<FirstTag>>());
 
         object eventBus = bus.Get<IEventBus>();
 
@@ -21,17 +21,17 @@ public sealed class EventBusServiceCollectionExtensionsTests
     [Fact]
     public async Task AddEventBus_CalledTwice_AddsToTheSameBus()
     {
-        var services = TestBus.CreateServices(b => b.AddEventHandler<Hello, HelloHandler>(), null, out _);
-        services.AddEventBus(b => b.AddEventHandler<Hello, SecondHelloHandler>());
+        var services = TestBus.CreateServices(b => b.AddEventHandler<Hello, HelloHandler<FirstTag>>(), null, out _);
+        services.AddEventBus(b => b.AddEventHandler<Hello, HelloHandler<SecondTag>>());
         await using var provider = services.BuildServiceProvider();
         var control = provider.GetRequiredService<IEventBusControl>();
         await control.StartAsync();
 
         await provider.GetRequiredService<IEventBus>().PublishAsync(new Hello(1));
-        await provider.GetRequiredService<Recorder<HelloHandler, int>>().WaitForCountAsync(1);
-        await provider.GetRequiredService<Recorder<SecondHelloHandler, int>>().WaitForCountAsync(1);
+        await provider.GetRequiredService<Recorder<HelloHandler<FirstTag>, int>>().WaitForCountAsync(1);
+        await provider.GetRequiredService<Recorder<HelloHandler<SecondTag>, int>>().WaitForCountAsync(1);
 
-        control.GetSnapshot().Select(s => s.Subscription).Should().BeEquivalentTo(typeof(HelloHandler).FullName, typeof(SecondHelloHandler).FullName);
+        control.GetSnapshot().Select(s => s.Subscription).Should().BeEquivalentTo(typeof(HelloHandler<FirstTag>).FullName, typeof(HelloHandler<SecondTag>).FullName);
         services.Count(d => d.ServiceType == typeof(IHostedService)).Should().Be(1);
         await control.StopAsync();
     }
@@ -48,7 +48,8 @@ public sealed class EventBusServiceCollectionExtensionsTests
 
     public sealed record Hello(int N);
 
-    public sealed class HelloHandler(Recorder<HelloHandler, int> log) : IEventHandler<Hello>
+    /// <summary>Records what it handles; each <typeparamref name="TTag"/> is a handler type of its own, hence a subscription of its own.</summary>
+    public sealed class HelloHandler<TTag>(Recorder<HelloHandler<TTag>, int> log) : IEventHandler<Hello>
     {
         public ValueTask HandleAsync(Hello @event, MessageContext context, CancellationToken cancellationToken)
         {
@@ -57,12 +58,8 @@ public sealed class EventBusServiceCollectionExtensionsTests
         }
     }
 
-    public sealed class SecondHelloHandler(Recorder<SecondHelloHandler, int> log) : IEventHandler<Hello>
-    {
-        public ValueTask HandleAsync(Hello @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            log.Add(@event.N);
-            return default;
-        }
-    }
+    public sealed class FirstTag;
+
+    public sealed class SecondTag;
+
 }

@@ -15,13 +15,13 @@ public sealed class MessageContextTests
 
         await bus.Bus.PublishAsync(new Noted(1), new PublishOptions { CorrelationId = "corr-1", CausationId = "cause-1", Headers = headers, PartitionKey = "customer-42" });
 
-        var context = (await bus.Log<NotedHandler, MessageContext>().WaitForCountAsync(1)).Single();
+        var context = (await bus.Log<NotedHandler<FirstTag>, MessageContext>().WaitForCountAsync(1)).Single();
         context.CorrelationId.Should().Be("corr-1");
         context.CausationId.Should().Be("cause-1");
         context.Headers.Should().BeEquivalentTo(headers);
         context.PartitionKey.Should().Be("customer-42");
         context.MessageType.Should().Be(typeof(Noted).FullName);
-        context.Subscription.Should().Be(typeof(NotedHandler).FullName);
+        context.Subscription.Should().Be(typeof(NotedHandler<FirstTag>).FullName);
         context.DeliveryCount.Should().Be(1);
         context.Redelivered.Should().BeFalse();
     }
@@ -33,7 +33,7 @@ public sealed class MessageContextTests
 
         await bus.Bus.PublishAsync(new Noted(1));
 
-        var context = (await bus.Log<NotedHandler, MessageContext>().WaitForCountAsync(1)).Single();
+        var context = (await bus.Log<NotedHandler<FirstTag>, MessageContext>().WaitForCountAsync(1)).Single();
         context.CorrelationId.Should().BeNull();
         context.CausationId.Should().BeNull();
         context.PartitionKey.Should().BeNull();
@@ -48,7 +48,7 @@ public sealed class MessageContextTests
 
         await bus.Bus.PublishBatchAsync([new Noted(1), new Noted(2), new Noted(3)], new PublishOptions { CorrelationId = "batch-1" });
 
-        var contexts = await bus.Log<NotedHandler, MessageContext>().WaitForCountAsync(3);
+        var contexts = await bus.Log<NotedHandler<FirstTag>, MessageContext>().WaitForCountAsync(3);
         contexts.Should().OnlyContain(c => c.CorrelationId == "batch-1");
         contexts.Select(c => c.MessageId).Should().OnlyHaveUniqueItems().And.BeInAscendingOrder();
     }
@@ -56,15 +56,15 @@ public sealed class MessageContextTests
     [Fact]
     public async Task PublishAsync_TwoSubscriptions_ShareMessageIdAndEachSeesItsOwnSubscriptionName()
     {
-        await using var bus = await StartAsync(b => b.AddEventHandler<Noted, SecondNotedHandler>());
+        await using var bus = await StartAsync(b => b.AddEventHandler<Noted, NotedHandler<SecondTag>>());
 
         await bus.Bus.PublishAsync(new Noted(1));
 
-        var first = (await bus.Log<NotedHandler, MessageContext>().WaitForCountAsync(1)).Single();
-        var second = (await bus.Log<SecondNotedHandler, MessageContext>().WaitForCountAsync(1)).Single();
+        var first = (await bus.Log<NotedHandler<FirstTag>, MessageContext>().WaitForCountAsync(1)).Single();
+        var second = (await bus.Log<NotedHandler<SecondTag>, MessageContext>().WaitForCountAsync(1)).Single();
         second.MessageId.Should().Be(first.MessageId, "one publish is one message");
-        first.Subscription.Should().Be(typeof(NotedHandler).FullName);
-        second.Subscription.Should().Be(typeof(SecondNotedHandler).FullName);
+        first.Subscription.Should().Be(typeof(NotedHandler<FirstTag>).FullName);
+        second.Subscription.Should().Be(typeof(NotedHandler<SecondTag>).FullName);
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class MessageContextTests
 
         await bus.Bus.PublishAsync(new Noted(1));
 
-        var context = (await bus.Log<NotedHandler, MessageContext>().WaitForCountAsync(1)).Single();
+        var context = (await bus.Log<NotedHandler<FirstTag>, MessageContext>().WaitForCountAsync(1)).Single();
         context.Timestamp.Should().Be(now);
         context.MessageId.UnixTimeMilliseconds.Should().Be(now.ToUnixTimeMilliseconds());
     }
@@ -90,21 +90,22 @@ public sealed class MessageContextTests
             await bus.Bus.PublishAsync(new Noted(i));
         }
 
-        (await bus.Log<NotedHandler, MessageContext>().WaitForCountAsync(100)).Select(c => c.MessageId).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+        (await bus.Log<NotedHandler<FirstTag>, MessageContext>().WaitForCountAsync(100)).Select(c => c.MessageId).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
     }
 
     private static Task<TestBus> StartAsync(Action<EventBusBuilder>? configure = null, Action<IServiceCollection>? services = null) =>
         TestBus.StartAsync(
             b =>
             {
-                b.AddEventHandler<Noted, NotedHandler>();
+                b.AddEventHandler<Noted, NotedHandler<FirstTag>>();
                 configure?.Invoke(b);
             },
             services);
 
     public sealed record Noted(int N);
 
-    public sealed class NotedHandler(Recorder<NotedHandler, MessageContext> log) : IEventHandler<Noted>
+    /// <summary>Records what it handles; each <typeparamref name="TTag"/> is a handler type of its own, hence a subscription of its own.</summary>
+    public sealed class NotedHandler<TTag>(Recorder<NotedHandler<TTag>, MessageContext> log) : IEventHandler<Noted>
     {
         public ValueTask HandleAsync(Noted @event, MessageContext context, CancellationToken cancellationToken)
         {
@@ -113,12 +114,8 @@ public sealed class MessageContextTests
         }
     }
 
-    public sealed class SecondNotedHandler(Recorder<SecondNotedHandler, MessageContext> log) : IEventHandler<Noted>
-    {
-        public ValueTask HandleAsync(Noted @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            log.Add(context);
-            return default;
-        }
-    }
+    public sealed class FirstTag;
+
+    public sealed class SecondTag;
+
 }
