@@ -226,17 +226,18 @@ internal sealed partial class Subscription
             return;
         }
 
-        var current = worker.Current;
-        worker.Current = default;
         if (failureOutcome is null)
         {
             worker.Succeeded++;
             Count(_metrics.Succeeded, 1);
-            _pending?.Handled?.Invoke(current.Message, current.Context.ForSubscription(Name));
+            // Read in place (no copy of the envelope); without a harness the arguments are not even evaluated.
+            _pending?.Handled?.Invoke(worker.Current.Message, worker.Current.Context.ForSubscription(Name));
+            worker.Current = default; // drop the reference to the message
             _pending?.Leave();
             return;
         }
 
+        worker.Current = default;
         failureOutcome();
     }
 
