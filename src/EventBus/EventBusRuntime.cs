@@ -21,8 +21,8 @@ namespace EventBus;
 [DebuggerDisplay("EventBus: {_state}, {_topicsByType.Count} topic(s)")]
 internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBusControl, IDeadLetterQueue, IAsyncDisposable, IDisposable
 {
-    /// <summary>The subscription whose worker is running the current flow, if any (for deadlock detection).</summary>
-    internal static readonly AsyncLocal<Subscription?> CurrentSubscription = new();
+    /// <summary>The subscription or consumer group whose worker is running the current flow, if any (for deadlock detection).</summary>
+    internal static readonly AsyncLocal<object?> CurrentSubscription = new();
 
     private const int Created = 0, Running = 1, Stopping = 2, Stopped = 3;
 
@@ -36,13 +36,14 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
     private readonly CancellationTokenSource _handlerCancellation = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<UndeliveredMessage> _unfinished = [];
+    private readonly SemaphoreSlim _startGate = new(1, 1);
     private Topic?[] _topicsBySlot = new Topic?[64];
     private int _state;
     private Task<StopReport>? _stopTask;
 
     public EventBusRuntime(IServiceProvider services, EventBusRegistry registry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
-        Metrics = new EventBusMetrics(meterFactory, AllSubscriptions);
+        Metrics = new EventBusMetrics(meterFactory, AllSubscriptions, Streams);
         Pending = registry.TrackPending ? new PendingTracker() : null;
         _services = services;
         _registry = registry;
@@ -58,6 +59,8 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
         var failures = Options.Validate()
             .Concat(registry.Topics.SelectMany(t => Validate(t.Value, $"topic '{MessageTypes.GetKey(t.Key)}'")))
             .Concat(registry.HandlerOptions.SelectMany(h => Validate(h.Value, $"subscription '{MessageTypes.GetKey(h.Key)}'")))
+            .Concat(registry.Streams.SelectMany(s => s.Value.Validate($"stream '{MessageTypes.GetKey(s.Key)}'")))
+            .Concat(registry.StreamGroups.SelectMany(g => g.Options.Validate($"consumer group '{g.Group}' on stream '{MessageTypes.GetKey(g.EventType)}'", g.Options.Capacity ?? Options.DefaultCapacity)))
             .ToList();
 
         // The effective options of every subscription known now (handler over topic over bus defaults) must be valid too.
@@ -81,7 +84,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
         _commands = BuildCommandRoutes(problems);
 
         // Topics for every concrete type known now, so that start-up reports configuration problems and the snapshot lists them.
-        var known = registry.EventHandlers.Select(h => h.MessageType).Concat(registry.Topics.Keys)
+        var known = registry.EventHandlers.Select(h => h.MessageType).Concat(registry.Topics.Keys).Concat(registry.Streams.Keys)
             .Where(t => !t.IsAbstract && !t.IsInterface && !MessageTypes.IsCommand(t))
             .Distinct();
         foreach (var type in known)
@@ -186,7 +189,8 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
 
             var topic = new Topic(type, isCommand, Metrics, Pending);
             var subscriptions = isCommand ? CreateCommandSubscription(topic) : CreateEventSubscriptions(topic);
-            topic.Initialize(subscriptions);
+            var stream = isCommand ? null : StreamOptionsFor(type);
+            topic.Initialize(subscriptions, stream is null ? null : new StreamLog(topic, topic.SyncRoot, stream, _time));
             if (_state == Running)
             {
                 foreach (var subscription in subscriptions)
@@ -222,7 +226,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
             }
         }
 
-        if (chosen.Count == 0 && Options.RequireKnownEventTypes && !_registry.Topics.ContainsKey(topic.MessageType))
+        if (chosen.Count == 0 && Options.RequireKnownEventTypes && !_registry.Topics.ContainsKey(topic.MessageType) && !_registry.Streams.ContainsKey(topic.MessageType))
         {
             ThrowHelper.ThrowUnknownEvent(topic.MessageType);
         }

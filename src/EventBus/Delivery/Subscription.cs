@@ -31,7 +31,7 @@ internal sealed record SubscriptionSettings(
 /// capacity by at most the messages in flight (one per worker) at the moment they are rescheduled.</para>
 /// </remarks>
 [DebuggerDisplay("{Name,nq} on {Topic.Name,nq}: {Mode} x{Workers}, {Depth}/{Capacity} buffered")]
-internal sealed partial class Subscription
+internal sealed partial class Subscription : IBackpressured
 {
     private readonly Channel<Envelope> _channel;
     private readonly HandlerInvoker _invoker;
@@ -108,6 +108,8 @@ internal sealed partial class Subscription
 
     /// <summary>Gets a task that completes when every worker has exited.</summary>
     public Task Completion => _workerTasks is { } tasks ? Task.WhenAll(tasks) : Task.CompletedTask;
+
+    public bool IsCurrentWorker() => Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this);
 
     public bool HasRoom(int count) => Volatile.Read(ref _count) + Volatile.Read(ref _scheduled) + count <= Capacity;
 

@@ -43,11 +43,21 @@ internal sealed class Topic
 
     public bool IsCompleted => _completed;
 
-    public void Initialize(Subscription[] subscriptions) => Subscriptions = subscriptions;
+    /// <summary>Gets the topic's stream log, when the topic is a stream; otherwise null.</summary>
+    public StreamLog? Log { get; private set; }
+
+    /// <summary>Gets the topic's lock (the stream log shares it).</summary>
+    public Lock SyncRoot => _lock;
+
+    public void Initialize(Subscription[] subscriptions, StreamLog? log = null)
+    {
+        Subscriptions = subscriptions;
+        Log = log;
+    }
 
     public ValueTask PublishAsync(object message, MessageContext context, CancellationToken cancellationToken)
     {
-        Subscription? blocked;
+        IBackpressured? blocked;
         lock (_lock)
         {
             blocked = TryWrite(message, context, null, 1);
@@ -58,6 +68,7 @@ internal sealed class Topic
 
     public ValueTask PublishBatchAsync(object[] messages, MessageContext[] contexts, CancellationToken cancellationToken)
     {
+        Log?.EnsureBatchFits(messages.Length);
         foreach (var subscription in Subscriptions)
         {
             if (subscription.FullPolicy is FullPolicy.Wait or FullPolicy.FailFast && messages.Length > subscription.Capacity)
@@ -66,7 +77,7 @@ internal sealed class Topic
             }
         }
 
-        Subscription? blocked;
+        IBackpressured? blocked;
         lock (_lock)
         {
             blocked = TryWrite(null, default, (messages, contexts), messages.Length);
@@ -106,14 +117,16 @@ internal sealed class Topic
                 subscription.CompleteWriter();
             }
         }
+
+        Log?.Complete();
     }
 
-    private async ValueTask PublishSlowAsync(object? message, MessageContext context, (object[] Messages, MessageContext[] Contexts)? batch, Subscription blocked, CancellationToken cancellationToken)
+    private async ValueTask PublishSlowAsync(object? message, MessageContext context, (object[] Messages, MessageContext[] Contexts)? batch, IBackpressured blocked, CancellationToken cancellationToken)
     {
         var count = batch?.Messages.Length ?? 1;
         while (true)
         {
-            if (blocked.Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, blocked))
+            if (blocked.IsCurrentWorker())
             {
                 ThrowHelper.ThrowSelfDeadlock(Name, blocked.Name);
             }
@@ -131,8 +144,11 @@ internal sealed class Topic
         }
     }
 
-    /// <summary>Under the lock: returns a full <see cref="FullPolicy.Wait"/> subscription to wait for, or writes to every subscription and returns null.</summary>
-    private Subscription? TryWrite(object? message, in MessageContext context, (object[] Messages, MessageContext[] Contexts)? batch, int count)
+    /// <summary>
+    /// Under the lock: returns a full <see cref="FullPolicy.Wait"/> subscription or consumer group to wait for, or appends to the
+    /// stream (if any), writes to every subscription and returns null.
+    /// </summary>
+    private IBackpressured? TryWrite(object? message, MessageContext context, (object[] Messages, MessageContext[] Contexts)? batch, int count)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks and writes happen under the topic lock.");
         if (_completed)
@@ -141,7 +157,7 @@ internal sealed class Topic
         }
 
         var subscriptions = Subscriptions;
-        Subscription? blocked = null;
+        IBackpressured? blocked = Log?.FindFullGroup(count);
         foreach (var subscription in subscriptions)
         {
             if (subscription.HasRoom(count))
@@ -165,6 +181,24 @@ internal sealed class Topic
         }
 
         // Room is checked for all: from here on no write can fail, so the publish is all-or-nothing.
+        if (Log is { } log)
+        {
+            // Appended once, however many groups read it; every subscription's envelope carries the offset too.
+            if (batch is { } appended)
+            {
+                for (var i = 0; i < appended.Messages.Length; i++)
+                {
+                    appended.Contexts[i] = log.Append(appended.Messages[i], appended.Contexts[i]);
+                }
+            }
+            else
+            {
+                context = log.Append(message!, context);
+            }
+
+            log.Publish(count);
+        }
+
         if (Metrics.Published.Enabled)
         {
             Metrics.Published.Add(count, EventBusMetrics.System, TopicTag);

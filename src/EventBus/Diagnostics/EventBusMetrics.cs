@@ -11,7 +11,7 @@ internal sealed class EventBusMetrics : IDisposable
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
 
-    public EventBusMetrics(IMeterFactory? meterFactory, Func<IEnumerable<Subscription>> subscriptions)
+    public EventBusMetrics(IMeterFactory? meterFactory, Func<IEnumerable<Subscription>> subscriptions, Func<IEnumerable<StreamLog>> streams)
     {
         var options = new MeterOptions(EventBusTelemetry.MeterName) { Version = typeof(EventBusMetrics).Assembly.GetName().Version?.ToString() };
         _ownsMeter = meterFactory is null;
@@ -23,6 +23,7 @@ internal sealed class EventBusMetrics : IDisposable
         Failed = _meter.CreateCounter<long>(EventBusTelemetry.FailedMessages, "{message}", "Messages that ended in failure.");
         Retried = _meter.CreateCounter<long>(EventBusTelemetry.RetriedMessages, "{message}", "Redeliveries after a failed attempt.");
         DeadLettered = _meter.CreateCounter<long>(EventBusTelemetry.DeadLetteredMessages, "{message}", "Messages dead-lettered.");
+        Skipped = _meter.CreateCounter<long>(EventBusTelemetry.SkippedMessages, "{message}", "Stream events a consumer group skipped (trimmed by retention before it read them).");
         Dropped = _meter.CreateCounter<long>(EventBusTelemetry.DroppedMessages, "{message}", "Messages dropped by a full policy.");
         ProcessDuration = _meter.CreateHistogram<double>(EventBusTelemetry.ProcessDuration, "s", "Duration of handler attempts.");
         QueueDuration = _meter.CreateHistogram<double>(EventBusTelemetry.QueueDuration, "s", "Time from publish to the start of a delivery.");
@@ -30,7 +31,11 @@ internal sealed class EventBusMetrics : IDisposable
         _meter.CreateObservableGauge(EventBusTelemetry.BufferDepth, () => Observe(subscriptions(), static s => s.Depth), "{message}", "Buffered messages per subscription.");
         _meter.CreateObservableGauge(EventBusTelemetry.InFlight, () => Observe(subscriptions(), static s => s.InFlight), "{message}", "Messages being handled per subscription.");
         _meter.CreateObservableGauge(EventBusTelemetry.DeadLetters, () => Observe(subscriptions(), static s => s.DeadLetters.Count), "{message}", "Dead letters kept per subscription.");
+        _meter.CreateObservableGauge(EventBusTelemetry.ConsumerLag, () => ObserveGroups(streams()), "{message}", "Stream head minus the committed offset, per consumer group.");
+        _meter.CreateObservableGauge(EventBusTelemetry.StreamRetained, () => streams().Select(s => new Measurement<long>(s.Head - s.Start, System, s.Topic.TopicTag)).ToList(), "{message}", "Events retained per stream.");
     }
+
+    public Counter<long> Skipped { get; }
 
     public Counter<long> Published { get; }
 
@@ -59,6 +64,9 @@ internal sealed class EventBusMetrics : IDisposable
             _meter.Dispose();
         }
     }
+
+    private static List<Measurement<long>> ObserveGroups(IEnumerable<StreamLog> streams) =>
+        streams.SelectMany(s => s.Groups.Select(g => new Measurement<long>(s.Head - g.Committed, System, s.Topic.TopicTag, g.GroupTag))).ToList();
 
     private static IEnumerable<Measurement<int>> Observe(IEnumerable<Subscription> subscriptions, Func<Subscription, int> read) =>
         subscriptions.Select(s => new Measurement<int>(read(s), System, s.TopicTag, s.SubscriptionTag)).ToList();

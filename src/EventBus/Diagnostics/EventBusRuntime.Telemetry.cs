@@ -5,6 +5,33 @@ namespace EventBus;
 /// <content>Spans, undelivered-message reports, snapshots and topology.</content>
 internal sealed partial class EventBusRuntime
 {
+    /// <summary>Starts the <c>process</c> span of one delivery (a subscription's or a consumer group's), child of the publish span.</summary>
+    internal static Activity? StartProcessActivity(string topic, string subscription, in MessageContext context, int batchCount)
+    {
+        var activity = EventBusTelemetry.Source.StartActivity($"process {topic}", ActivityKind.Consumer, context.TraceContext);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(EventBusTelemetry.SystemAttribute, EventBusTelemetry.SystemName);
+            activity.SetTag(EventBusTelemetry.DestinationAttribute, topic);
+            activity.SetTag(EventBusTelemetry.ConsumerGroupAttribute, subscription);
+            activity.SetTag(EventBusTelemetry.OperationTypeAttribute, "process");
+            activity.SetTag(EventBusTelemetry.OperationNameAttribute, "process");
+            activity.SetTag(EventBusTelemetry.DeliveryCountAttribute, context.DeliveryCount);
+            TagMessage(activity, context);
+            if (context.Offset is { } offset)
+            {
+                activity.SetTag(EventBusTelemetry.OffsetAttribute, offset);
+            }
+
+            if (batchCount > 1)
+            {
+                activity.SetTag(EventBusTelemetry.BatchCountAttribute, batchCount);
+            }
+        }
+
+        return activity;
+    }
+
     internal static Activity? StartProducerActivity(string operation, string destination)
     {
         var activity = EventBusTelemetry.Source.StartActivity($"{operation} {destination}", ActivityKind.Producer);

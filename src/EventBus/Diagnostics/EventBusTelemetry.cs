@@ -55,6 +55,18 @@ public static class EventBusTelemetry
     /// <summary>Observable gauge of dead letters kept, per subscription. Unit <c>{message}</c>.</summary>
     public const string DeadLetters = "eventbus.subscription.dead_letters";
 
+    /// <summary>Counter of stream events a consumer group skipped because retention trimmed them (or a reset jumped over them). Unit <c>{message}</c>.</summary>
+    public const string SkippedMessages = "eventbus.stream.skipped";
+
+    /// <summary>Observable gauge of a consumer group's lag: the stream's head minus the group's committed offset. Unit <c>{message}</c>.</summary>
+    public const string ConsumerLag = "eventbus.stream.lag";
+
+    /// <summary>Observable gauge of the events a stream retains. Unit <c>{message}</c>.</summary>
+    public const string StreamRetained = "eventbus.stream.retained";
+
+    /// <summary>Span attribute: the event's offset in its stream.</summary>
+    public const string OffsetAttribute = "messaging.eventbus.offset";
+
     /// <summary>Attribute <c>messaging.system</c>: always <c>eventbus</c>.</summary>
     public const string SystemAttribute = "messaging.system";
 

@@ -48,4 +48,20 @@ internal static partial class Log
     [LoggerMessage(EventId = 8, EventName = "StopTimedOut", Level = LogLevel.Warning,
         Message = "Event bus stop timed out after {Timeout}; cancelling handlers that are still running")]
     public static partial void StopTimedOut(ILogger logger, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 12, EventName = "StreamEventsSkipped", Level = LogLevel.Warning,
+        Message = "Consumer group {Group} on stream {Topic} skipped {Count} event(s) from offset {FromOffset}: {Reason}")]
+    public static partial void StreamEventsSkipped(ILogger logger, string group, string topic, long count, long fromOffset, string reason);
+
+    [LoggerMessage(EventId = 13, EventName = "ConsumerGroupFaulted", Level = LogLevel.Error,
+        Message = "Consumer group {Group} on stream {Topic} stopped on offset {Offset} after {DeliveryCount} failed attempt(s) (failure policy Stop); it resumes there when started again")]
+    public static partial void ConsumerGroupFaulted(ILogger logger, string group, string topic, long offset, int deliveryCount, Exception? exception);
+
+    [LoggerMessage(EventId = 14, EventName = "OffsetStoreFailed", Level = LogLevel.Error,
+        Message = "Consumer group {Group} on stream {Topic} could not save its committed offset {Offset}; it is kept in memory and saved again on the next commit")]
+    public static partial void OffsetStoreFailed(ILogger logger, string group, string topic, long offset, Exception exception);
+
+    [LoggerMessage(EventId = 15, EventName = "SkippedCallbackFailed", Level = LogLevel.Error,
+        Message = "EventBusOptions.OnStreamEventsSkipped threw for consumer group {Group} on stream {Topic}; the exception is ignored")]
+    public static partial void SkippedCallbackFailed(ILogger logger, string group, string topic, Exception exception);
 }

@@ -30,7 +30,9 @@ internal sealed class PendingTracker
 
     public void Enter() => Interlocked.Increment(ref _pending);
 
-    public void Leave(int count = 1)
+    public void Enter(long count) => Interlocked.Add(ref _pending, count);
+
+    public void Leave(long count = 1)
     {
         if (Interlocked.Add(ref _pending, -count) == 0)
         {

@@ -54,26 +54,8 @@ internal sealed partial class Subscription
         return failure;
     }
 
-    private Activity? StartProcessActivity(in MessageContext context, int batchCount)
-    {
-        var activity = EventBusTelemetry.Source.StartActivity($"process {Topic.Name}", ActivityKind.Consumer, context.TraceContext);
-        if (activity is { IsAllDataRequested: true })
-        {
-            activity.SetTag(EventBusTelemetry.SystemAttribute, EventBusTelemetry.SystemName);
-            activity.SetTag(EventBusTelemetry.DestinationAttribute, Topic.Name);
-            activity.SetTag(EventBusTelemetry.ConsumerGroupAttribute, Name);
-            activity.SetTag(EventBusTelemetry.OperationTypeAttribute, "process");
-            activity.SetTag(EventBusTelemetry.OperationNameAttribute, "process");
-            activity.SetTag(EventBusTelemetry.DeliveryCountAttribute, context.DeliveryCount);
-            EventBusRuntime.TagMessage(activity, context);
-            if (batchCount > 1)
-            {
-                activity.SetTag(EventBusTelemetry.BatchCountAttribute, batchCount);
-            }
-        }
-
-        return activity;
-    }
+    private Activity? StartProcessActivity(in MessageContext context, int batchCount) =>
+        EventBusRuntime.StartProcessActivity(Topic.Name, Name, context, batchCount);
 
     private void RecordQueueDuration(in MessageContext context)
     {

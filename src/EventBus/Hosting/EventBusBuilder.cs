@@ -225,6 +225,57 @@ public sealed class EventBusBuilder
         return this;
     }
 
+    /// <summary>
+    /// Makes <typeparamref name="TEvent"/> a stream: every event published is appended once to an ordered log with dense offsets,
+    /// which consumer groups read each at their own committed offset and which can be replayed (<see cref="IEventStreams"/>).
+    /// Subscriptions of the topic (handlers added with <see cref="AddEventHandler{TEvent, THandler}(ServiceLifetime)"/>) go on
+    /// working as before, and their envelopes carry the offset too.
+    /// </summary>
+    /// <typeparam name="TEvent">The concrete event type.</typeparam>
+    /// <param name="configure">Sets the retention, or <see langword="null"/> to keep an event until every running group committed past it.</param>
+    /// <returns>This builder.</returns>
+    public EventBusBuilder AddStream<TEvent>(Action<StreamOptions>? configure = null)
+    {
+        ThrowIfNotStreamable(typeof(TEvent));
+        if (!Registry.Streams.TryGetValue(typeof(TEvent), out var options))
+        {
+            Registry.Streams[typeof(TEvent)] = options = new StreamOptions();
+        }
+
+        configure?.Invoke(options);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds the consumer group <paramref name="group"/> on the stream of <typeparamref name="TEvent"/> (declared as a stream if it
+    /// was not), handled by <typeparamref name="THandler"/>. The group starts with the bus, from its committed offset or from
+    /// <see cref="ConsumerGroupOptions.StartPosition"/> the first time, and reads every event in offset order.
+    /// </summary>
+    /// <typeparam name="TEvent">The concrete event type.</typeparam>
+    /// <typeparam name="THandler">The handler type, resolved per delivery like any handler (with the middleware pipeline).</typeparam>
+    /// <param name="group">The group's name, unique per stream: it names the committed offset.</param>
+    /// <param name="configure">Sets the group's options, or <see langword="null"/>.</param>
+    /// <param name="lifetime">The handler's DI lifetime.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentException"><paramref name="group"/> is empty or already used on this stream.</exception>
+    public EventBusBuilder AddStreamGroup<TEvent, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(string group, Action<ConsumerGroupOptions>? configure = null, ServiceLifetime lifetime = ServiceLifetime.Scoped)
+        where THandler : class, IEventHandler<TEvent>
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(group);
+        ThrowIfNotStreamable(typeof(TEvent));
+        if (Registry.StreamGroups.Exists(g => g.EventType == typeof(TEvent) && g.Group == group))
+        {
+            throw new ArgumentException($"Consumer group '{group}' is already registered on the stream of '{typeof(TEvent).FullName}'; each group name is used once per stream.", nameof(group));
+        }
+
+        var options = new ConsumerGroupOptions();
+        configure?.Invoke(options);
+        AddStream<TEvent>();
+        Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
+        Registry.StreamGroups.Add(new StreamGroupRegistration(typeof(TEvent), typeof(THandler), group, lifetime, static context => new EventHandlerInvoker<TEvent>(context), options));
+        return this;
+    }
+
     /// <summary>Sets the options of every subscription of the handler <typeparamref name="THandler"/>; they win over topic and bus defaults.</summary>
     /// <typeparam name="THandler">The handler type.</typeparam>
     /// <param name="configure">Sets the options.</param>
@@ -275,6 +326,16 @@ public sealed class EventBusBuilder
         configure?.Invoke(options);
         Services.TryAddSingleton(options);
         return UseMiddleware<IdempotencyMiddleware>(ServiceLifetime.Singleton);
+    }
+
+    private static void ThrowIfNotStreamable(Type eventType)
+    {
+        if (MessageTypes.IsCommand(eventType) || eventType.IsAbstract || eventType.IsInterface)
+        {
+            throw new ArgumentException(
+                $"'{eventType.FullName}' cannot be a stream: a stream is the log of one concrete event type (not a command, an interface or an abstract class).",
+                nameof(eventType));
+        }
     }
 
     private static void ThrowIfCommand(Type messageType, Type handlerType)

@@ -5,15 +5,29 @@ internal sealed partial class EventBusRuntime
 {
     private static readonly TimeSpan AbandonGracePeriod = TimeSpan.FromSeconds(2);
 
-    public Task StartAsync(CancellationToken cancellationToken = default)
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (Volatile.Read(ref _state) == Created)
+        {
+            // Consumer groups load their committed offsets and join their streams before anything runs.
+            await _startGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await PrepareRegisteredGroupsAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _startGate.Release();
+            }
+        }
+
         lock (_topicsLock)
         {
             switch (_state)
             {
                 case Running:
-                    return Task.CompletedTask;
+                    return;
                 case Stopping or Stopped:
                     throw new InvalidOperationException("The event bus was stopped; a stopped bus cannot be restarted. Build a new service provider to start again.");
             }
@@ -26,11 +40,10 @@ internal sealed partial class EventBusRuntime
                 }
             }
 
+            StartConsumers();
             Volatile.Write(ref _state, Running);
             Log.BusStarted(_logger, _topicsByType.Count, _topicsByType.Values.Sum(t => t.Subscriptions.Length), _commands.Count);
         }
-
-        return Task.CompletedTask;
     }
 
     public Task<StopReport> StopAsync(CancellationToken cancellationToken = default) => Stop(drain: true, cancellationToken);
@@ -52,6 +65,7 @@ internal sealed partial class EventBusRuntime
         await Stop(drain: false, CancellationToken.None).ConfigureAwait(false);
         _handlerCancellation.Dispose();
         _stopping.Dispose();
+        _startGate.Dispose();
         Metrics.Dispose();
     }
 
@@ -64,6 +78,7 @@ internal sealed partial class EventBusRuntime
         Stop(drain: false, CancellationToken.None).GetAwaiter().GetResult();
         _handlerCancellation.Dispose();
         _stopping.Dispose();
+        _startGate.Dispose();
         Metrics.Dispose();
     }
 
@@ -93,22 +108,21 @@ internal sealed partial class EventBusRuntime
         }
 
         var subscriptions = topics.SelectMany(t => t.Subscriptions).ToArray();
+        var consumers = Consumers();
         foreach (var subscription in subscriptions)
         {
             subscription.CancelScheduled();
         }
+
         if (!drain)
         {
-            foreach (var subscription in subscriptions)
-            {
-                subscription.StopTaking();
-            }
+            StopTaking(subscriptions, consumers);
         }
 
         var drained = wasRunning && drain;
         if (wasRunning)
         {
-            var all = Task.WhenAll(subscriptions.Select(s => s.Completion));
+            var all = Task.WhenAll(subscriptions.Select(s => s.Completion).Concat(consumers.Select(c => c.Stopped)));
             try
             {
                 await all.WaitAsync(Options.StopTimeout, _time, cancellationToken).ConfigureAwait(false);
@@ -117,10 +131,7 @@ internal sealed partial class EventBusRuntime
             {
                 drained = false;
                 Log.StopTimedOut(_logger, Options.StopTimeout);
-                foreach (var subscription in subscriptions)
-                {
-                    subscription.StopTaking();
-                }
+                StopTaking(subscriptions, consumers);
 
                 await _handlerCancellation.CancelAsync().ConfigureAwait(false);
                 try
@@ -141,6 +152,11 @@ internal sealed partial class EventBusRuntime
             {
                 subscription.CollectUnfinished(unfinished);
             }
+
+            foreach (var consumer in consumers)
+            {
+                consumer.CollectUnfinished(unfinished);
+            }
         }
 
         lock (_unfinished)
@@ -153,5 +169,18 @@ internal sealed partial class EventBusRuntime
         var report = new StopReport(drained, _time.GetElapsedTime(started), unfinished);
         Log.BusStopped(_logger, report.Elapsed, report.Drained, unfinished.Count);
         return report;
+    }
+
+    private static void StopTaking(Subscription[] subscriptions, StreamConsumer[] consumers)
+    {
+        foreach (var subscription in subscriptions)
+        {
+            subscription.StopTaking();
+        }
+
+        foreach (var consumer in consumers)
+        {
+            consumer.StopTaking();
+        }
     }
 }

@@ -8,7 +8,9 @@ namespace EventBus;
 public static class EventBusServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the event bus: <see cref="IEventBus"/>, <see cref="ICommandBus"/> and <see cref="IEventBusControl"/> as one singleton,
+    /// Adds the event bus: <see cref="IEventBus"/>, <see cref="ICommandBus"/>, <see cref="IEventBusControl"/>,
+    /// <see cref="IDeadLetterQueue"/> and <see cref="IEventStreams"/> as one singleton, an in-memory <see cref="IStreamOffsetStore"/>
+    /// (register your own before or after to replace it),
     /// and a hosted service that starts it with the host and stops it (draining) when the host stops.
     /// Call it once; a second call adds to the same bus.
     /// </summary>
@@ -31,6 +33,8 @@ public static class EventBusServiceCollectionExtensions
             services.TryAddSingleton<ICommandBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.TryAddSingleton<IEventBusControl>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.TryAddSingleton<IDeadLetterQueue>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.TryAddSingleton<IEventStreams>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.TryAddSingleton<IStreamOffsetStore, InMemoryStreamOffsetStore>();
             services.AddHostedService<EventBusHostedService>();
         }
 

@@ -18,6 +18,15 @@ internal sealed record CommandHandlerRegistration(
     ServiceLifetime Lifetime,
     Func<InvokerContext, CommandRoute> CreateRoute);
 
+/// <summary>A consumer group registered with the builder: started with the bus.</summary>
+internal sealed record StreamGroupRegistration(
+    Type EventType,
+    Type HandlerType,
+    string Group,
+    ServiceLifetime Lifetime,
+    Func<InvokerContext, HandlerInvoker> CreateInvoker,
+    ConsumerGroupOptions Options);
+
 /// <summary>A middleware registration, in pipeline order.</summary>
 internal sealed record MiddlewareRegistration(Type MiddlewareType, ServiceLifetime Lifetime);
 
@@ -38,6 +47,12 @@ internal sealed class EventBusRegistry
     public Dictionary<Type, SubscriptionOptions> HandlerOptions { get; } = [];
 
     public List<MiddlewareRegistration> Middleware { get; } = [];
+
+    /// <summary>Event types declared as streams, with their retention.</summary>
+    public Dictionary<Type, StreamOptions> Streams { get; } = [];
+
+    /// <summary>Consumer groups registered with the builder.</summary>
+    public List<StreamGroupRegistration> StreamGroups { get; } = [];
 
     public List<Action<EventBusOptions>> ConfigureOptions { get; } = [];
 

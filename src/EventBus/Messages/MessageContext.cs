@@ -14,7 +14,7 @@ namespace EventBus;
 [DebuggerDisplay("{MessageType,nq} {MessageId}")]
 public readonly struct MessageContext
 {
-    // Layout: this struct sits in every buffered envelope and is copied on each hand-off, so it is kept small (72 bytes):
+    // Layout: this struct sits in every buffered envelope and is copied on each hand-off, so it is kept small (80 bytes):
     // the envelope values a publisher set live in its immutable PublishOptions (one reference for four values), the timestamp
     // is UTC ticks, and the trace context is read from the publisher's Activity (a reference) rather than copied.
     private static readonly IReadOnlyDictionary<string, string> s_noHeaders = FrozenDictionary<string, string>.Empty;
@@ -24,6 +24,7 @@ public readonly struct MessageContext
     private readonly long _timestampTicks;
     private readonly Settlement? _settlement;
     private readonly int _settlementVersion;
+    private readonly long _offsetPlusOne; // 0: not in a stream
 
     internal MessageContext(
         MessageId messageId,
@@ -34,7 +35,8 @@ public readonly struct MessageContext
         string? subscription = null,
         int deliveryCount = 1,
         Settlement? settlement = null,
-        int settlementVersion = 0)
+        int settlementVersion = 0,
+        long offsetPlusOne = 0)
     {
         MessageId = messageId;
         MessageType = messageType;
@@ -45,6 +47,7 @@ public readonly struct MessageContext
         DeliveryCount = deliveryCount;
         _settlement = settlement;
         _settlementVersion = settlementVersion;
+        _offsetPlusOne = offsetPlusOne;
     }
 
     internal MessageContext(MessageId messageId, string messageType, DateTimeOffset timestamp, string? correlationId, string? causationId, IReadOnlyDictionary<string, string>? headers, string? partitionKey)
@@ -87,6 +90,12 @@ public readonly struct MessageContext
     /// </summary>
     public ActivityContext TraceContext => _trace?.Context ?? default;
 
+    /// <summary>
+    /// Gets the event's offset in its topic's stream: dense, starting at 0, never reused; <see langword="null"/> when the topic is
+    /// not a stream (see <see cref="EventBusBuilder.AddStream{TEvent}(Action{StreamOptions}?)"/>) or the message is a command.
+    /// </summary>
+    public long? Offset => _offsetPlusOne == 0 ? null : _offsetPlusOne - 1;
+
     /// <summary>Gets a value indicating whether the message was delivered to this subscription before.</summary>
     public bool Redelivered => DeliveryCount > 1;
 
@@ -107,19 +116,40 @@ public readonly struct MessageContext
     /// <exception cref="InvalidOperationException">The context does not belong to a subscription delivery in progress.</exception>
     public void DeadLetter(string reason) => Settle(SettlementKind.DeadLetter, reason);
 
+    /// <summary>
+    /// Commits this event's stream offset for its consumer group now: the group resumes after this event when it restarts. For
+    /// groups with <see cref="CommitMode.Manual"/>; in the other modes the bus commits by itself, and committing earlier is allowed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The delivery is not a consumer-group delivery in progress.</exception>
+    public void Commit()
+    {
+        if (_settlement?.Committer is not { } committer || _offsetPlusOne == 0)
+        {
+            throw new InvalidOperationException("Commit applies to deliveries of a stream consumer group; this delivery belongs to a subscription or a command send, which acknowledge by returning.");
+        }
+
+        _settlement.EnsureCurrent(_settlementVersion, "Commit");
+        committer.CommitFromHandler(_offsetPlusOne);
+    }
+
     internal long TimestampTicks => _timestampTicks;
 
+    internal long OffsetPlusOne => _offsetPlusOne;
+
     internal MessageContext ForSubscription(string subscription) =>
-        new(MessageId, MessageType, _timestampTicks, _options, _trace, subscription, DeliveryCount);
+        new(MessageId, MessageType, _timestampTicks, _options, _trace, subscription, DeliveryCount, offsetPlusOne: _offsetPlusOne);
 
     internal MessageContext ForDelivery(string subscription, int deliveryCount, Settlement settlement, int version) =>
-        new(MessageId, MessageType, _timestampTicks, _options, _trace, subscription, deliveryCount, settlement, version);
+        new(MessageId, MessageType, _timestampTicks, _options, _trace, subscription, deliveryCount, settlement, version, _offsetPlusOne);
 
     internal MessageContext WithDeliveryCount(int deliveryCount) =>
-        new(MessageId, MessageType, _timestampTicks, _options, _trace, Subscription, deliveryCount);
+        new(MessageId, MessageType, _timestampTicks, _options, _trace, Subscription, deliveryCount, offsetPlusOne: _offsetPlusOne);
 
-    /// <summary>A fresh envelope for a new round of attempts (a re-drive): same message id, values and trace, delivery count 1.</summary>
-    internal MessageContext ForRedrive() => new(MessageId, MessageType, _timestampTicks, _options, _trace);
+    internal MessageContext WithOffset(long offset) =>
+        new(MessageId, MessageType, _timestampTicks, _options, _trace, Subscription, DeliveryCount, offsetPlusOne: offset + 1);
+
+    /// <summary>A fresh envelope for a new round of attempts (a re-drive): same message id, values, trace and offset, delivery count 1.</summary>
+    internal MessageContext ForRedrive() => new(MessageId, MessageType, _timestampTicks, _options, _trace, offsetPlusOne: _offsetPlusOne);
 
     private void Settle(SettlementKind kind, string reason)
     {

@@ -3,11 +3,11 @@ namespace EventBus;
 /// <content>The dead-letter queue API over every subscription.</content>
 internal sealed partial class EventBusRuntime
 {
-    public int Count => AllSubscriptions().Sum(s => s.DeadLetters.Count);
+    public int Count => DeadLetterStores().Sum(s => s.Store.Count);
 
     public IReadOnlyList<DeadLetter> GetDeadLetters(string? subscription = null) =>
-        AllSubscriptions().Where(s => subscription is null || s.Name == subscription)
-            .SelectMany(s => s.DeadLetters.Snapshot())
+        DeadLetterStores().Where(s => subscription is null || s.Name == subscription)
+            .SelectMany(s => s.Store.Snapshot())
             .OrderBy(d => d.LastFailure).ThenBy(d => d.MessageId)
             .ToList();
 
@@ -48,5 +48,9 @@ internal sealed partial class EventBusRuntime
     }
 
     public int Purge(Func<DeadLetter, bool>? predicate = null) =>
-        AllSubscriptions().Sum(s => s.DeadLetters.Take(predicate).Count);
+        DeadLetterStores().Sum(s => s.Store.Take(predicate).Count);
+
+    /// <summary>The dead letters of every subscription and of every running consumer group (which re-read by seeking, not by re-drive).</summary>
+    private IEnumerable<(string Name, DeadLetterStore Store)> DeadLetterStores() =>
+        AllSubscriptions().Select(s => (s.Name, s.DeadLetters)).Concat(Consumers().Select(c => (c.Name, c.DeadLetters)));
 }

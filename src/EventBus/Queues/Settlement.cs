@@ -15,6 +15,9 @@ internal sealed class Settlement
 
     public SettlementKind Kind { get; private set; }
 
+    /// <summary>Gets or sets the consumer group whose deliveries this settlement tracks, for <see cref="MessageContext.Commit"/>; null for subscriptions.</summary>
+    public IStreamCommitter? Committer { get; init; }
+
     public string? Reason { get; private set; }
 
     /// <summary>Starts a new delivery; returns its version.</summary>
@@ -32,17 +35,29 @@ internal sealed class Settlement
         return Kind;
     }
 
-    public void Settle(int version, SettlementKind kind, string reason)
+    public void EnsureCurrent(int version, string operation)
     {
         if (version != _version)
         {
-            throw new InvalidOperationException("This message's delivery has already ended; Nack and DeadLetter only work while the handler is handling it.");
+            throw new InvalidOperationException($"This message's delivery has already ended; {operation} only works while the handler is handling it.");
         }
+    }
+
+    public void Settle(int version, SettlementKind kind, string reason)
+    {
+        EnsureCurrent(version, "Nack and DeadLetter");
 
         Debug.Assert(kind != SettlementKind.None, "Settling means nack or dead-letter.");
         Kind = kind;
         Reason = reason;
     }
+}
+
+/// <summary>A consumer group that lets its handler commit the offset of the event it is handling.</summary>
+internal interface IStreamCommitter
+{
+    /// <summary>Commits <paramref name="nextOffset"/> (the offset after the event being handled).</summary>
+    void CommitFromHandler(long nextOffset);
 }
 
 internal enum SettlementKind

@@ -39,11 +39,14 @@ public sealed class MetricsTests
             "EventBus | eventbus.messages.retried | {message} | Counter`1",
             "EventBus | eventbus.messages.dead_lettered | {message} | Counter`1",
             "EventBus | eventbus.messages.dropped | {message} | Counter`1",
+            "EventBus | eventbus.stream.skipped | {message} | Counter`1",
             "EventBus | messaging.process.duration | s | Histogram`1",
             "EventBus | eventbus.message.queue.duration | s | Histogram`1",
             "EventBus | eventbus.subscription.depth | {message} | ObservableGauge`1",
             "EventBus | eventbus.subscription.in_flight | {message} | ObservableGauge`1",
-            "EventBus | eventbus.subscription.dead_letters | {message} | ObservableGauge`1");
+            "EventBus | eventbus.subscription.dead_letters | {message} | ObservableGauge`1",
+            "EventBus | eventbus.stream.lag | {message} | ObservableGauge`1",
+            "EventBus | eventbus.stream.retained | {message} | ObservableGauge`1");
         metrics.Instruments.Should().OnlyContain(i => i.Meter.Scope == bus.Get<IMeterFactory>(), "the meter comes from the container's factory");
     }
 

@@ -1,0 +1,45 @@
+using System.Threading.Tasks.Sources;
+
+namespace EventBus;
+
+/// <summary>
+/// A reusable wake-up for one waiter (a stream reader waiting for events): waiting and waking allocate nothing.
+/// </summary>
+/// <remarks>
+/// Protocol: the waiter calls <see cref="BeginWait"/>, re-checks its condition, then either <see cref="WaitAsync"/> or, when the
+/// condition already holds, <see cref="CancelWait"/> (and waits anyway when that returns false: a waker won the race and is
+/// completing the wait). A waker calls <see cref="Wake"/> after making the condition true. The full fences of both sides (the
+/// waiter's exchange, the waker's barrier before it reads the flag) exclude a lost wake-up.
+/// </remarks>
+internal sealed class AsyncSignal : IValueTaskSource<bool>
+{
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private int _waiting;
+
+    public void BeginWait()
+    {
+        _core.Reset();
+        Interlocked.Exchange(ref _waiting, 1);
+    }
+
+    /// <summary>Withdraws the wait; returns false when a waker already claimed it (then <see cref="WaitAsync"/> completes at once).</summary>
+    public bool CancelWait() => Interlocked.Exchange(ref _waiting, 0) == 1;
+
+    public ValueTask<bool> WaitAsync() => new(this, _core.Version);
+
+    /// <summary>Wakes the waiter, if one is waiting. Call after a full fence that follows the write the waiter checks.</summary>
+    public void Wake()
+    {
+        if (Volatile.Read(ref _waiting) == 1 && Interlocked.Exchange(ref _waiting, 0) == 1)
+        {
+            _core.SetResult(true);
+        }
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,153 @@
+namespace EventBus;
+
+/// <summary>What a consumer group does when its stored offset was trimmed away by retention (or lies beyond the head).</summary>
+public enum OffsetResetPolicy
+{
+    /// <summary>Continue from the oldest retained event; the trimmed events are reported as skipped.</summary>
+    Earliest = 0,
+
+    /// <summary>Continue from the next event published; everything in between is reported as skipped.</summary>
+    Latest = 1,
+
+    /// <summary>Do not start: <see cref="StreamOffsetOutOfRangeException"/>.</summary>
+    Fail = 2,
+}
+
+/// <summary>When a consumer group commits its offset.</summary>
+public enum CommitMode
+{
+    /// <summary>After the handler succeeded (at-least-once): every <see cref="ConsumerGroupOptions.CommitEvery"/> events or <see cref="ConsumerGroupOptions.CommitInterval"/>, and whenever the group catches up or stops.</summary>
+    AfterHandling = 0,
+
+    /// <summary>Before the handler runs (at-most-once): an event whose handler fails or is interrupted is not read again.</summary>
+    BeforeHandling = 1,
+
+    /// <summary>Only when the handler calls <see cref="MessageContext.Commit"/>. Uncommitted events count against <see cref="ConsumerGroupOptions.Capacity"/>.</summary>
+    Manual = 2,
+}
+
+/// <summary>What a consumer group does with an event whose handler failed every attempt.</summary>
+public enum StreamFailurePolicy
+{
+    /// <summary>Dead-letter the event (kept with its offset, reported to <see cref="EventBusOptions.OnUndelivered"/>) and go on with the next.</summary>
+    Skip = 0,
+
+    /// <summary>Stop the group on the event: its offset stays committed before it, and a restarted group reads it again.</summary>
+    Stop = 1,
+}
+
+/// <summary>Options of one consumer group on a stream.</summary>
+public sealed class ConsumerGroupOptions
+{
+    /// <summary>Gets or sets where a group with no committed offset starts.</summary>
+    /// <value>The default value is <see cref="StreamPosition.Next"/>.</value>
+    public StreamPosition StartPosition { get; set; } = StreamPosition.Next;
+
+    /// <summary>Gets or sets what happens when the committed offset was trimmed away.</summary>
+    /// <value>The default value is <see cref="OffsetResetPolicy.Earliest"/>.</value>
+    public OffsetResetPolicy ResetPolicy { get; set; } = OffsetResetPolicy.Earliest;
+
+    /// <summary>Gets or sets when the group commits.</summary>
+    /// <value>The default value is <see cref="CommitMode.AfterHandling"/>.</value>
+    public CommitMode CommitMode { get; set; } = CommitMode.AfterHandling;
+
+    /// <summary>Gets or sets after how many handled events an <see cref="CommitMode.AfterHandling"/> group commits.</summary>
+    /// <value>The default value is 1 (every event). Range: 1 to <see cref="Capacity"/>.</value>
+    public int CommitEvery { get; set; } = 1;
+
+    /// <summary>Gets or sets the longest time an <see cref="CommitMode.AfterHandling"/> group keeps handled events uncommitted, or <see langword="null"/>.</summary>
+    /// <value>The default value is <see langword="null"/>: only <see cref="CommitEvery"/> applies. Range: 1 ms to one day.</value>
+    public TimeSpan? CommitInterval { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many workers handle the group's events. With more than one, events with the same
+    /// <see cref="MessageContext.PartitionKey"/> are handled one at a time in offset order, different keys in parallel
+    /// (events without a key are spread over the workers, unordered).
+    /// </summary>
+    /// <value>The default value is 1 (every event in offset order). Range: 1 to 1024.</value>
+    public int Workers { get; set; } = 1;
+
+    /// <summary>
+    /// Gets or sets the group's backlog limit: how many events may be published past its committed offset before
+    /// <see cref="FullPolicy"/> applies to publishers.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultCapacity"/>. Range: 1 to 1,048,576.</value>
+    public int? Capacity { get; set; }
+
+    /// <summary>Gets or sets what a publish does when the group's backlog is full: <see cref="FullPolicy.Wait"/> or <see cref="FullPolicy.FailFast"/> (a group never drops).</summary>
+    /// <value>The default value is <see cref="FullPolicy.Wait"/>: a slow group slows publishers rather than losing events.</value>
+    public FullPolicy FullPolicy { get; set; } = FullPolicy.Wait;
+
+    /// <summary>Gets or sets how often a failing event is attempted (in place, keeping the order) before <see cref="OnFailure"/> applies.</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultRedelivery"/>.</value>
+    public RedeliveryOptions? Redelivery { get; set; }
+
+    /// <summary>Gets or sets what happens to an event whose attempts all failed.</summary>
+    /// <value>The default value is <see cref="StreamFailurePolicy.Skip"/>.</value>
+    public StreamFailurePolicy OnFailure { get; set; } = StreamFailurePolicy.Skip;
+
+    internal IEnumerable<string> Validate(string owner, int capacity)
+    {
+        if (Workers is < 1 or > EventBusOptions.MaxWorkers)
+        {
+            yield return $"ConsumerGroupOptions.Workers of {owner} must be between 1 and {EventBusOptions.MaxWorkers}; it is {Workers}.";
+        }
+
+        if (Capacity is < 1 or > EventBusOptions.MaxCapacity)
+        {
+            yield return $"ConsumerGroupOptions.Capacity of {owner} must be between 1 and {EventBusOptions.MaxCapacity}; it is {Capacity}.";
+        }
+
+        if (CommitEvery < 1 || CommitEvery > capacity)
+        {
+            yield return $"ConsumerGroupOptions.CommitEvery of {owner} must be between 1 and the group's Capacity ({capacity}), or publishers would wait for a commit that never comes; it is {CommitEvery}.";
+        }
+
+        if (CommitInterval is { } interval && (interval < TimeSpan.FromMilliseconds(1) || interval > TimeSpan.FromDays(1)))
+        {
+            yield return $"ConsumerGroupOptions.CommitInterval of {owner} must be between 00:00:00.001 and 1.00:00:00; it is {interval}.";
+        }
+
+        if (!Enum.IsDefined(CommitMode))
+        {
+            yield return $"ConsumerGroupOptions.CommitMode of {owner} must be one of {string.Join(", ", Enum.GetNames<CommitMode>())}; it is {(int)CommitMode}.";
+        }
+
+        if (CommitMode == CommitMode.Manual && Workers > 1)
+        {
+            yield return $"ConsumerGroupOptions.CommitMode of {owner} is Manual with {Workers} workers; manual commits need one worker (with key-ordered workers the bus commits the lowest offset not yet completed).";
+        }
+
+        if (!Enum.IsDefined(ResetPolicy))
+        {
+            yield return $"ConsumerGroupOptions.ResetPolicy of {owner} must be one of {string.Join(", ", Enum.GetNames<OffsetResetPolicy>())}; it is {(int)ResetPolicy}.";
+        }
+
+        if (!Enum.IsDefined(OnFailure))
+        {
+            yield return $"ConsumerGroupOptions.OnFailure of {owner} must be Skip or Stop; it is {(int)OnFailure}.";
+        }
+
+        if (FullPolicy is not (FullPolicy.Wait or FullPolicy.FailFast))
+        {
+            yield return $"ConsumerGroupOptions.FullPolicy of {owner} must be Wait or FailFast; it is {FullPolicy}. A consumer group never drops events: bound the stream with StreamOptions.MaxCount or MaxAge instead.";
+        }
+
+        if (!Enum.IsDefined(StartPosition.Kind))
+        {
+            yield return $"ConsumerGroupOptions.StartPosition of {owner} is not a valid position.";
+        }
+
+        foreach (var failure in Redelivery?.Validate($"ConsumerGroupOptions.Redelivery of {owner}") ?? [])
+        {
+            yield return failure;
+        }
+    }
+
+    internal ConsumerGroupOptions Clone()
+    {
+        var clone = (ConsumerGroupOptions)MemberwiseClone();
+        clone.Redelivery = Redelivery?.Clone();
+        return clone;
+    }
+}

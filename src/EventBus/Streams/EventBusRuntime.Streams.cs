@@ -1,0 +1,242 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EventBus;
+
+/// <content>Streams: the logs of stream topics, consumer groups (registered and started at run time), replay, seek and lag.</content>
+internal sealed partial class EventBusRuntime : IEventStreams
+{
+    private readonly List<StreamConsumer> _consumers = [];
+    private IStreamOffsetStore? _offsetStore;
+    private bool _registeredGroupsPrepared;
+
+    private IStreamOffsetStore OffsetStore => _offsetStore ??= _services.GetService<IStreamOffsetStore>() ?? new InMemoryStreamOffsetStore();
+
+    public IAsyncEnumerable<StreamEvent<TEvent>> ReadAsync<TEvent>(StreamPosition from, bool follow = false, CancellationToken cancellationToken = default) =>
+        ReadCoreAsync<TEvent>(GetStream(typeof(TEvent)), from, follow, cancellationToken);
+
+    public ValueTask<IStreamSubscription> SubscribeAsync<TEvent>(string group, Func<TEvent, MessageContext, CancellationToken, ValueTask> handler, Action<ConsumerGroupOptions>? configure = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return SubscribeCoreAsync(typeof(TEvent), group, null, new DelegateHandlerInvoker<TEvent>(handler), configure, cancellationToken);
+    }
+
+    public IStreamSubscription? GetSubscription<TEvent>(string group)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(group);
+        var log = GetStream(typeof(TEvent));
+        lock (_consumers)
+        {
+            return _consumers.Find(c => c.Name == group && c.Topic == log.Topic.Name);
+        }
+    }
+
+    public async ValueTask<long> SeekAsync<TEvent>(string group, StreamPosition position, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(group);
+        var log = GetStream(typeof(TEvent));
+        if (GetSubscription<TEvent>(group) is { } running)
+        {
+            return await running.SeekAsync(position, cancellationToken).ConfigureAwait(false);
+        }
+
+        long offset;
+        lock (log.Lock)
+        {
+            offset = log.Resolve(position);
+            log.SetStoppedGroup(group, offset, Options.DefaultCapacity);
+        }
+
+        await OffsetStore.SaveAsync(log.Topic.Name, group, offset, cancellationToken).ConfigureAwait(false);
+        return offset;
+    }
+
+    public StreamInfo GetStreamInfo<TEvent>() => GetStream(typeof(TEvent)).Describe();
+
+    internal StreamConsumer[] Consumers()
+    {
+        lock (_consumers)
+        {
+            return [.. _consumers];
+        }
+    }
+
+    internal IEnumerable<StreamLog> Streams() => _topicsByType.Values.Select(t => t.Log).OfType<StreamLog>();
+
+    internal void OnGroupStopped(StreamConsumer consumer)
+    {
+        lock (_consumers)
+        {
+            _consumers.Remove(consumer);
+        }
+    }
+
+    /// <summary>Starts the registered groups of the topics created so far (the first time the bus starts): loads their offsets and joins their streams.</summary>
+    private async Task PrepareRegisteredGroupsAsync(CancellationToken cancellationToken)
+    {
+        if (_registeredGroupsPrepared)
+        {
+            return;
+        }
+
+        _registeredGroupsPrepared = true;
+        foreach (var registration in _registry.StreamGroups)
+        {
+            var topic = GetOrCreateTopic(registration.EventType, isCommand: false);
+            var invoker = registration.CreateInvoker(new InvokerContext(_services, registration.HandlerType, registration.Lifetime, MiddlewareFor(registration.EventType)));
+            var consumer = CreateConsumer(topic.Log!, registration.Group, registration.HandlerType, invoker, registration.Options);
+            try
+            {
+                await consumer.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (StreamOffsetOutOfRangeException e)
+            {
+                // One group that cannot start must not keep the others (or the host) from starting: it is logged and not run.
+                Log.ConsumerGroupFaulted(_logger, registration.Group, topic.Name, -1, 0, e);
+                continue;
+            }
+
+            lock (_consumers)
+            {
+                _consumers.Add(consumer);
+            }
+        }
+    }
+
+    /// <summary>Starts the workers of every prepared group that is not running yet (under the topics lock, when the bus starts).</summary>
+    private void StartConsumers()
+    {
+        foreach (var consumer in Consumers())
+        {
+            if (!consumer.IsStarted)
+            {
+                consumer.Start();
+            }
+        }
+    }
+
+    private async ValueTask<IStreamSubscription> SubscribeCoreAsync(Type eventType, string group, Type? handlerType, HandlerInvoker invoker, Action<ConsumerGroupOptions>? configure, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(group);
+        var log = GetStream(eventType);
+        var options = new ConsumerGroupOptions();
+        configure?.Invoke(options);
+        var consumer = CreateConsumer(log, group, handlerType, invoker, options);
+        await consumer.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        lock (_topicsLock)
+        {
+            lock (_consumers)
+            {
+                _consumers.Add(consumer);
+            }
+
+            if (_state == Running)
+            {
+                consumer.Start();
+            }
+        }
+
+        return consumer;
+    }
+
+    private StreamConsumer CreateConsumer(StreamLog log, string group, Type? handlerType, HandlerInvoker invoker, ConsumerGroupOptions options)
+    {
+        var capacity = options.Capacity ?? Options.DefaultCapacity;
+        var failures = options.Validate($"consumer group '{group}' on stream '{log.Topic.Name}'", capacity).ToList();
+        if (failures.Count > 0)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(group, typeof(ConsumerGroupOptions), failures);
+        }
+
+        var settings = new ConsumerGroupSettings(
+            options.StartPosition,
+            options.ResetPolicy,
+            options.CommitMode,
+            options.CommitEvery,
+            options.CommitInterval,
+            options.Workers,
+            capacity,
+            options.FullPolicy,
+            (options.Redelivery ?? Options.DefaultRedelivery).Clone(),
+            options.OnFailure,
+            Options.DefaultDeadLetterCapacity);
+        return new StreamConsumer(this, log, group, handlerType, invoker, settings, OffsetStore);
+    }
+
+    private StreamLog GetStream(Type eventType)
+    {
+        if (!_topicsByType.TryGetValue(eventType, out var topic))
+        {
+            topic = _registry.Streams.ContainsKey(eventType) ? GetOrCreateTopic(eventType, isCommand: false) : null;
+        }
+
+        return topic?.Log ?? throw new InvalidOperationException(
+            $"'{eventType.FullName}' is not a stream. Declare it with AddStream<{eventType.Name}>() (or add a consumer group on it) in AddEventBus, so that its events are kept in a log.");
+    }
+
+    /// <summary>The stream's options when the type is declared as one (or has a registered group); otherwise null.</summary>
+    private StreamOptions? StreamOptionsFor(Type type) => _registry.Streams.GetValueOrDefault(type);
+
+    private async IAsyncEnumerable<StreamEvent<TEvent>> ReadCoreAsync<TEvent>(StreamLog log, StreamPosition from, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var signal = follow ? new AsyncSignal() : null;
+        long position, end;
+        StreamCursor cursor;
+        lock (log.Lock)
+        {
+            position = log.Resolve(from);
+            end = log.Head;
+            cursor = log.OpenCursor(position, signal);
+        }
+
+        using var wake = signal is null ? default : cancellationToken.UnsafeRegister(static s => ((AsyncSignal)s!).Wake(), signal);
+        try
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (position >= (follow ? log.Head : end))
+                {
+                    if (signal is null || log.IsCompleted)
+                    {
+                        yield break;
+                    }
+
+                    signal.BeginWait();
+                    if (position < log.Head || log.IsCompleted || cancellationToken.IsCancellationRequested)
+                    {
+                        if (!signal.CancelWait())
+                        {
+                            await signal.WaitAsync().ConfigureAwait(false);
+                        }
+
+                        continue;
+                    }
+
+                    await signal.WaitAsync().ConfigureAwait(false);
+                    continue;
+                }
+
+                if (!log.TryRead(cursor, position, out var entry))
+                {
+                    position = log.Start; // trimmed while this reader was behind: the gap shows in the offsets
+                    continue;
+                }
+
+                position++;
+                yield return new StreamEvent<TEvent>((TEvent)entry.Message, entry.Context);
+            }
+        }
+        finally
+        {
+            log.CloseCursor(cursor);
+        }
+    }
+}
+
+/// <summary>Invokes a delegate handler given to <see cref="IEventStreams.SubscribeAsync{TEvent}"/>.</summary>
+internal sealed class DelegateHandlerInvoker<TEvent>(Func<TEvent, MessageContext, CancellationToken, ValueTask> handler) : HandlerInvoker
+{
+    public override ValueTask InvokeAsync(object message, MessageContext context, CancellationToken cancellationToken) =>
+        handler((TEvent)message, context, cancellationToken);
+}

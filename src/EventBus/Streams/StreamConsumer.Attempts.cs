@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace EventBus;
+
+/// <content>Handling one stream event: attempts in place (the order is kept), then the failure policy.</content>
+internal sealed partial class StreamConsumer
+{
+    /// <summary>Handles one event until it succeeds or its failure policy applies. Returns false when the group must stop on it.</summary>
+    private ValueTask<bool> ProcessAsync(WorkerState worker, in StreamEntry entry)
+    {
+        // Fast path (nothing traced or timed, the handler completes synchronously and succeeds): no state machine, no allocation.
+        if (!Instrumented)
+        {
+            var settlement = worker.Settlement;
+            var context = entry.Context.ForDelivery(Name, 1, settlement, settlement.Begin());
+            worker.Attempts++;
+            Count(Metrics.Delivered);
+            ValueTask pending;
+            try
+            {
+                pending = _invoker.InvokeAsync(entry.Message, context, _bus.HandlerCancellation);
+            }
+            catch (Exception e)
+            {
+                settlement.End();
+                return ProcessSlowAsync(worker, entry, new Failure(e, SettlementKind.None, null), default);
+            }
+
+            if (pending.IsCompletedSuccessfully)
+            {
+                pending.GetAwaiter().GetResult();
+                var reason = settlement.Reason;
+                var kind = settlement.End();
+                if (kind == SettlementKind.None)
+                {
+                    Succeed(worker, entry);
+                    return new(true);
+                }
+
+                return ProcessSlowAsync(worker, entry, new Failure(null, kind, reason), default);
+            }
+
+            return ProcessSlowAsync(worker, entry, null, pending);
+        }
+
+        return ProcessSlowAsync(worker, entry, null, default, firstAttemptMade: false);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ProcessSlowAsync(WorkerState worker, StreamEntry entry, Failure? knownFailure, ValueTask firstPending, bool firstAttemptMade = true)
+    {
+        var attempt = 1;
+        DateTimeOffset? firstFailure = null;
+        while (true)
+        {
+            Failure? failure;
+            if (firstAttemptMade)
+            {
+                firstAttemptMade = false;
+                failure = knownFailure ?? await ObserveAsync(worker, firstPending).ConfigureAwait(false);
+            }
+            else
+            {
+                failure = await AttemptAsync(worker, entry, attempt).ConfigureAwait(false);
+            }
+
+            if (failure is null)
+            {
+                Succeed(worker, entry);
+                return true;
+            }
+
+            var context = entry.Context.ForSubscription(Name).WithDeliveryCount(attempt);
+            _pending?.Failed?.Invoke(entry.Message, context, failure.Exception);
+            var now = _bus.TimeProvider.GetUtcNow();
+            firstFailure ??= now;
+            if (failure.Exception is OperationCanceledException && _bus.HandlerCancellation.IsCancellationRequested)
+            {
+                return false; // cancelled by the stop of the bus: not handled, not committed
+            }
+
+            if (failure.Kind == SettlementKind.DeadLetter || attempt >= _settings.Redelivery.MaxDeliveries)
+            {
+                return Fail(worker, entry, context, failure, attempt, firstFailure.Value, now);
+            }
+
+            var next = attempt + 1;
+            var delay = _settings.Redelivery.GetDelay(next, Random.Shared.NextDouble());
+            Log.Redelivering(_bus.Logger, Name, context.MessageType, context.MessageId, next, delay, failure.Exception);
+            Count(Metrics.Retried);
+            if (delay > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(delay, _bus.TimeProvider, _bus.StoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return false; // the bus is stopping: the event stays uncommitted
+                }
+            }
+
+            if (_stopRequested || _abandoned)
+            {
+                return false;
+            }
+
+            attempt = next;
+        }
+    }
+
+    private async ValueTask<Failure?> AttemptAsync(WorkerState worker, StreamEntry entry, int attempt)
+    {
+        var settlement = worker.Settlement;
+        var context = entry.Context.ForDelivery(Name, attempt, settlement, settlement.Begin());
+        worker.Attempts++;
+        Count(Metrics.Delivered);
+        using var activity = EventBusRuntime.StartProcessActivity(Topic, Name, context, 1);
+        var started = Stopwatch.GetTimestamp();
+        Failure? failure;
+        try
+        {
+            failure = await ObserveAsync(worker, _invoker.InvokeAsync(entry.Message, context, _bus.HandlerCancellation)).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            settlement.End();
+            failure = new Failure(e, SettlementKind.None, null);
+        }
+
+        if (Metrics.ProcessDuration.Enabled)
+        {
+            Metrics.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, EventBusMetrics.System, _log.Topic.TopicTag, GroupTag);
+        }
+
+        if (failure?.Exception is { } exception)
+        {
+            EventBusRuntime.SetError(activity, exception);
+        }
+        else if (failure is not null && activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, failure.Reason);
+            activity.SetTag(EventBusTelemetry.ErrorTypeAttribute, EventBusTelemetry.NackErrorType);
+        }
+
+        return failure;
+    }
+
+    private static async ValueTask<Failure?> ObserveAsync(WorkerState worker, ValueTask pending)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            worker.Settlement.End();
+            return new Failure(e, SettlementKind.None, null);
+        }
+
+        var reason = worker.Settlement.Reason;
+        var kind = worker.Settlement.End();
+        return kind == SettlementKind.None ? null : new Failure(null, kind, reason);
+    }
+
+    private void Succeed(WorkerState worker, in StreamEntry entry)
+    {
+        worker.Succeeded++;
+        Count(Metrics.Succeeded);
+        _pending?.Handled?.Invoke(entry.Message, entry.Context.ForSubscription(Name));
+    }
+
+    /// <summary>Every attempt failed: dead-letter the event and go on, or stop the group on it.</summary>
+    private bool Fail(WorkerState worker, in StreamEntry entry, MessageContext context, Failure failure, int attempts, DateTimeOffset firstFailure, DateTimeOffset lastFailure)
+    {
+        worker.Failed++;
+        Count(Metrics.Failed);
+        var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
+        if (_settings.OnFailure == StreamFailurePolicy.Stop)
+        {
+            Log.ConsumerGroupFaulted(_bus.Logger, Name, Topic, context.Offset ?? -1, attempts, failure.Exception);
+            _fault = failure.Exception ?? new InvalidOperationException($"Consumer group '{Name}' on stream '{Topic}' stopped on offset {context.Offset}: {reason}");
+            return false;
+        }
+
+        worker.DeadLettered++;
+        Count(Metrics.DeadLettered);
+        var deadLetter = new DeadLetter(entry.Message, context, Topic, Name, reason, failure.Exception, attempts, firstFailure, lastFailure);
+        var discarded = _deadLetters.Add(deadLetter);
+        Log.DeadLettered(_bus.Logger, Name, context.MessageType, context.MessageId, attempts, reason);
+        _bus.ReportUndelivered(new UndeliveredMessage(entry.Message, context, Topic, Name, failure.Exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed, failure.Exception), log: false);
+        if (discarded is not null)
+        {
+            _bus.ReportUndelivered(new UndeliveredMessage(discarded.Message, discarded.Context, Topic, Name, UndeliveredReason.DeadLetterDiscarded, null));
+        }
+
+        return true;
+    }
+
+    private void Count(System.Diagnostics.Metrics.Counter<long> counter)
+    {
+        if (counter.Enabled)
+        {
+            counter.Add(1, EventBusMetrics.System, _log.Topic.TopicTag, GroupTag);
+        }
+    }
+
+    private sealed record Failure(Exception? Exception, SettlementKind Kind, string? Reason);
+}

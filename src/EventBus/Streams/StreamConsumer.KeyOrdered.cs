@@ -1,0 +1,211 @@
+using System.Threading.Channels;
+
+namespace EventBus;
+
+/// <content>
+/// Key-ordered consumption (Pulsar Key_Shared, Kafka partitions by key): a dispatcher reads the stream in offset order and hands
+/// each event to the worker its partition key maps to, so one key's events are handled one at a time in order and different keys
+/// in parallel. The committed offset is the lowest offset not yet completed, tracked in a ring of completion flags as wide as the
+/// group's capacity (the dispatcher never runs further ahead of it).
+/// </content>
+internal sealed partial class StreamConsumer
+{
+    private readonly Lock _completionLock = new();
+    private Channel<StreamEntry>[]? _queues;
+    private bool[]? _done;
+    private long _low;
+
+    private void InitializeKeyOrdered()
+    {
+        _queues = new Channel<StreamEntry>[_workers.Length];
+        for (var i = 0; i < _queues.Length; i++)
+        {
+            _queues[i] = Channel.CreateUnbounded<StreamEntry>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        }
+
+        _done = new bool[_settings.Capacity];
+    }
+
+    private void OnJoined(long position) => Volatile.Write(ref _low, position);
+
+    private long CompletedOffset() => _queues is null ? Volatile.Read(ref _position) : Volatile.Read(ref _low);
+
+    private bool HasInFlight() => _queues is not null && Volatile.Read(ref _low) < Volatile.Read(ref _position);
+
+    /// <summary>Whether the event at <paramref name="offset"/> was already completed out of order (key-ordered), or handled (exclusive).</summary>
+    private bool IsCompletedAbove(long offset)
+    {
+        if (_queues is null)
+        {
+            return offset < Position;
+        }
+
+        lock (_completionLock)
+        {
+            return offset < _low || (offset < _position && _done![offset % _done.Length]);
+        }
+    }
+
+    /// <summary>Whether the dispatcher can hand out the next event: one is published and the completion window has room.</summary>
+    private bool CanDispatch() => _queues is not null && _position < _log.Head && _position - Volatile.Read(ref _low) < _done!.Length;
+
+    private void WakeWorkers()
+    {
+        // Workers waiting on an empty queue see the stop when their queue completes; the dispatcher completes them on its way out.
+    }
+
+    private async Task RunKeyOrderedAsync()
+    {
+        var workers = new Task[_workers.Length];
+        for (var i = 0; i < workers.Length; i++)
+        {
+            var index = i;
+            workers[i] = Task.Run(() => RunKeyWorkerAsync(_workers[index], _queues![index].Reader));
+        }
+
+        try
+        {
+            await DispatchAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var queue in _queues!)
+            {
+                queue.Writer.TryComplete();
+            }
+
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DispatchAsync()
+    {
+        var cursor = _cursor!;
+        var queues = _queues!;
+        while (!_stopRequested && !_abandoned && _fault is null)
+        {
+            if (Volatile.Read(ref _seek) is not null)
+            {
+                await ApplySeekAsync().ConfigureAwait(false);
+                continue;
+            }
+
+            var position = _position;
+            if (!CanDispatch())
+            {
+                if (!await WaitForEventsAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (!_log.TryRead(cursor, position, out var entry))
+            {
+                // Trimmed before it was read: once what was handed out is completed, jump to the oldest retained event.
+                if (HasInFlight())
+                {
+                    await WaitForCompletionsAsync().ConfigureAwait(false);
+                    continue;
+                }
+
+                var start = _log.Start;
+                ReportSkipped(position, start - position, "trimmed by retention before the group read them", leavePending: true);
+                lock (_completionLock)
+                {
+                    Volatile.Write(ref _position, start);
+                    Volatile.Write(ref _low, start);
+                }
+
+                CommitCore(start);
+                continue;
+            }
+
+            var key = entry.Context.PartitionKey;
+            var worker = key is null
+                ? (int)(position % queues.Length)
+                : (int)((uint)StringComparer.Ordinal.GetHashCode(key) % (uint)queues.Length);
+            Volatile.Write(ref _position, position + 1);
+            queues[worker].Writer.TryWrite(entry);
+            if (_storeDirty)
+            {
+                await FlushStoreAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask WaitForCompletionsAsync()
+    {
+        _signal.BeginWait();
+        if (HasInFlight() && !_stopRequested && !_abandoned && _fault is null)
+        {
+            await _signal.WaitAsync().ConfigureAwait(false);
+        }
+        else if (!_signal.CancelWait())
+        {
+            await _signal.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunKeyWorkerAsync(WorkerState worker, ChannelReader<StreamEntry> queue)
+    {
+        EventBusRuntime.CurrentSubscription.Value = this;
+        while (await queue.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (!_stopRequested && !_abandoned && _fault is null && queue.TryRead(out var entry))
+            {
+                var offset = entry.Context.OffsetPlusOne - 1;
+                if (_settings.CommitMode == CommitMode.BeforeHandling)
+                {
+                    Complete(offset);
+                }
+
+                var handled = ProcessAsync(worker, entry);
+                if (!(handled.IsCompletedSuccessfully ? handled.Result : await handled.ConfigureAwait(false)))
+                {
+                    _signal.Wake();
+                    return;
+                }
+
+                LeavePending(1);
+                if (_settings.CommitMode != CommitMode.BeforeHandling)
+                {
+                    Complete(offset);
+                }
+            }
+
+            if (_stopRequested || _abandoned || _fault is not null)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Marks one offset completed, moves the lowest incomplete offset up, and commits by the group's policy.</summary>
+    private void Complete(long offset)
+    {
+        var done = _done!;
+        long low;
+        lock (_completionLock)
+        {
+            done[offset % done.Length] = true;
+            low = _low;
+            while (low < _position && done[low % done.Length])
+            {
+                done[low % done.Length] = false;
+                low++;
+            }
+
+            Volatile.Write(ref _low, low);
+            if (_settings.CommitMode == CommitMode.BeforeHandling || ShouldCommit(low))
+            {
+                CommitCore(low);
+            }
+        }
+
+        // The dispatcher may wait for room in the window, or for the workers to finish before a seek.
+        Interlocked.MemoryBarrier();
+        _signal.Wake();
+    }
+}

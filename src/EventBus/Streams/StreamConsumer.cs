@@ -1,0 +1,619 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace EventBus;
+
+/// <summary>The resolved options of one consumer group.</summary>
+internal sealed record ConsumerGroupSettings(
+    StreamPosition StartPosition,
+    OffsetResetPolicy ResetPolicy,
+    CommitMode CommitMode,
+    int CommitEvery,
+    TimeSpan? CommitInterval,
+    int Workers,
+    int Capacity,
+    FullPolicy FullPolicy,
+    RedeliveryOptions Redelivery,
+    StreamFailurePolicy OnFailure,
+    int DeadLetterCapacity);
+
+/// <summary>
+/// A consumer group reading a <see cref="StreamLog"/>: one worker reading in offset order (exclusive), or a dispatcher handing events
+/// to N workers by partition key (key-ordered). It commits the offset of the next event to process, to its offset store.
+/// </summary>
+/// <remarks>
+/// <para>Offsets: <see cref="_position"/> is the next offset to read (written by the reading worker); <see cref="_committed"/> the next
+/// to process after a restart (publishers read it for room checks, the log for retention). Exclusive: committed follows the
+/// position after each handled event (or every N / T). Key-ordered: committed is the lowest offset not yet completed.</para>
+/// <para>Pending-message accounting for the test harness: every appended event enters once per running group and leaves when the
+/// group completes it, skips it, or stops before it.</para>
+/// </remarks>
+[DebuggerDisplay("{Name,nq} on {Topic,nq}: committed {Committed}, position {Position}")]
+internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommitter, IBackpressured
+{
+    private readonly EventBusRuntime _bus;
+    private readonly StreamLog _log;
+    private readonly HandlerInvoker _invoker;
+    private readonly ConsumerGroupSettings _settings;
+    private readonly IStreamOffsetStore _store;
+    private readonly InMemoryStreamOffsetStore.OffsetSlot? _slot;
+    private readonly AsyncSignal _signal = new();
+    private readonly WorkerState[] _workers;
+    private readonly DeadLetterStore _deadLetters;
+    private readonly PendingTracker? _pending;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private StreamCursor? _cursor;
+    private Task? _task;
+    private long _position;
+    private long _committed;
+    private long _stored = -1;
+    private long _skipped;
+    private long _pendingCount;
+    private long _lastCommitTimestamp;
+    private volatile bool _storeDirty;
+    private volatile bool _stopRequested;
+    private volatile bool _abandoned;
+    private volatile Exception? _fault;
+    private SeekRequest? _seek;
+    private TaskCompletionSource? _roomWaiter;
+
+    public StreamConsumer(EventBusRuntime bus, StreamLog log, string name, Type? handlerType, HandlerInvoker invoker, ConsumerGroupSettings settings, IStreamOffsetStore store)
+    {
+        _bus = bus;
+        _log = log;
+        Name = name;
+        HandlerType = handlerType;
+        _invoker = invoker;
+        _settings = settings;
+        _store = store;
+        _slot = (store as InMemoryStreamOffsetStore)?.GetSlot(log.Topic.Name, name);
+        _pending = bus.Pending;
+        _deadLetters = new DeadLetterStore(settings.DeadLetterCapacity);
+        _workers = new WorkerState[settings.Workers];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new WorkerState(this);
+        }
+
+        GroupTag = new(EventBusTelemetry.ConsumerGroupAttribute, name);
+        if (settings.Workers > 1)
+        {
+            InitializeKeyOrdered();
+        }
+    }
+
+    public string Name { get; }
+
+    public string Topic => _log.Topic.Name;
+
+    public string Group => Name;
+
+    public Type? HandlerType { get; }
+
+    public int Capacity => _settings.Capacity;
+
+    public FullPolicy FullPolicy => _settings.FullPolicy;
+
+    public ConsumerGroupSettings Settings => _settings;
+
+    public long Committed => Volatile.Read(ref _committed);
+
+    public long Position => Volatile.Read(ref _position);
+
+    public DeadLetterStore DeadLetters => _deadLetters;
+
+    public KeyValuePair<string, object?> GroupTag { get; }
+
+    public Task Completion => _completion.Task;
+
+    /// <summary>Gets a task that completes (never faults) when the workers stopped.</summary>
+    public Task Stopped => _task ?? Task.CompletedTask;
+
+    public bool IsStarted => _task is not null;
+
+    private EventBusMetrics Metrics => _log.Topic.Metrics;
+
+    private bool Instrumented => EventBusTelemetry.Source.HasListeners() || Metrics.ProcessDuration.Enabled;
+
+    public bool HasRoom(long head, int count) => head + count - Volatile.Read(ref _committed) <= _settings.Capacity;
+
+    /// <summary>
+    /// Loads the committed offset, resolves where to start, and joins the stream: from here on the group holds publishers back and
+    /// retention keeps what it needs. Its workers start with <see cref="Start"/>.
+    /// </summary>
+    public async ValueTask PrepareAsync(CancellationToken cancellationToken)
+    {
+        var stored = _slot is not null ? _slot.Read() : await _store.LoadAsync(Topic, Name, cancellationToken).ConfigureAwait(false);
+        (long From, long Count)? skipped = null;
+        long position;
+        lock (_log.Lock)
+        {
+            if (_log.IsCompleted)
+            {
+                ThrowHelper.ThrowStopped();
+            }
+
+            if (_log.FindGroup(Name) is not null)
+            {
+                throw new InvalidOperationException($"Consumer group '{Name}' is already running on stream '{Topic}'; dispose its subscription before starting it again.");
+            }
+
+            var start = _log.Start;
+            var head = _log.Head;
+            if (stored is not { } committed)
+            {
+                position = _log.Resolve(_settings.StartPosition);
+            }
+            else if (committed >= start)
+            {
+                position = Math.Min(committed, head);
+            }
+            else
+            {
+                position = _settings.ResetPolicy switch
+                {
+                    OffsetResetPolicy.Earliest => start,
+                    OffsetResetPolicy.Latest => head,
+                    _ => throw new StreamOffsetOutOfRangeException($"Consumer group '{Name}' committed offset {committed} on stream '{Topic}', but the stream retains offsets {start} to {head - 1} only: the events in between were trimmed by retention. Its reset policy is Fail; set ConsumerGroupOptions.ResetPolicy to Earliest or Latest to continue, or seek the group with IEventStreams.SeekAsync."),
+                };
+                skipped = (committed, position - committed);
+            }
+
+            _position = _committed = position;
+            _cursor = _log.OpenCursor(position, _signal);
+            OnJoined(position);
+            _log.AddGroup(this);
+            EnterPending(head - position);
+        }
+
+        if (skipped is { } skip)
+        {
+            ReportSkipped(skip.From, skip.Count, $"the committed offset was trimmed by retention; reset policy {_settings.ResetPolicy}", leavePending: false);
+        }
+
+        if (stored != position)
+        {
+            await SaveAsync(position, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts the workers (after <see cref="PrepareAsync"/>).</summary>
+    public void Start()
+    {
+        Debug.Assert(_cursor is not null && _task is null, "A group is prepared, then started once.");
+        using (ExecutionContext.SuppressFlow())
+        {
+            _task = Task.Run(RunAsync);
+        }
+    }
+
+    public ConsumerGroupInfo GetInfo() =>
+        new(Topic, Name, Committed, Position, _log.Head, Interlocked.Read(ref _skipped), IsRunning: _task is not null && !_completion.Task.IsCompleted);
+
+    public async ValueTask<long> SeekAsync(StreamPosition position, CancellationToken cancellationToken = default)
+    {
+        var request = new SeekRequest(position);
+        if (_completion.Task.IsCompleted || _task is null)
+        {
+            throw new InvalidOperationException($"Consumer group '{Name}' on stream '{Topic}' is not running; seek a stopped group with IEventStreams.SeekAsync.");
+        }
+
+        Interlocked.Exchange(ref _seek, request)?.Done.TrySetCanceled(CancellationToken.None);
+        Interlocked.MemoryBarrier();
+        _signal.Wake();
+        if (_completion.Task.IsCompleted)
+        {
+            request.Done.TrySetException(new InvalidOperationException($"Consumer group '{Name}' on stream '{Topic}' stopped before the seek was applied."));
+        }
+
+        return await request.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the group: the event in hand is finished, what it handled is committed, and the group leaves the stream.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _stopRequested = true;
+        Interlocked.MemoryBarrier();
+        _signal.Wake();
+        WakeWorkers();
+        if (_task is null)
+        {
+            // Prepared but never started (the bus did not start): leave the stream.
+            Leave();
+            return;
+        }
+
+        await _task.ConfigureAwait(false);
+    }
+
+    /// <summary>After the stop timeout of the bus: finish the event in hand and take no more.</summary>
+    public void StopTaking()
+    {
+        _abandoned = true;
+        Interlocked.MemoryBarrier();
+        _signal.Wake();
+        WakeWorkers();
+    }
+
+    /// <summary>After the bus gave up waiting: reports the events the group had not processed (they die with the in-memory stream).</summary>
+    public void CollectUnfinished(List<UndeliveredMessage> unfinished)
+    {
+        foreach (var entry in _log.Snapshot(Committed))
+        {
+            if (IsCompletedAbove(entry.Context.OffsetPlusOne - 1))
+            {
+                continue;
+            }
+
+            var undelivered = new UndeliveredMessage(entry.Message, entry.Context.ForSubscription(Name), Topic, Name, UndeliveredReason.NotStartedBeforeStop, null);
+            _bus.ReportUndelivered(undelivered);
+            unfinished.Add(undelivered);
+        }
+    }
+
+    public void CommitFromHandler(long nextOffset)
+    {
+        CommitCore(nextOffset);
+        _storeDirty = _slot is null;
+    }
+
+    public Task WaitForRoomAsync(int count, CancellationToken cancellationToken)
+    {
+        var waiter = Volatile.Read(ref _roomWaiter);
+        if (waiter is null)
+        {
+            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiter = Interlocked.CompareExchange(ref _roomWaiter, created, null) ?? created;
+        }
+
+        // Re-check after publishing the waiter (a commit moves the offset, then takes the waiter: no lost wake-up).
+        if (HasRoom(_log.Head, count) || _log.IsCompleted || _completion.Task.IsCompleted)
+        {
+            return Task.CompletedTask;
+        }
+
+        return waiter.Task.WaitAsync(cancellationToken);
+    }
+
+    public bool IsCurrentWorker() => ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this);
+
+    /// <summary>Called by the log after an append, under its lock, for every running group.</summary>
+    public void OnAppended(int count) => EnterPending(count);
+
+    private async Task RunAsync()
+    {
+        EventBusRuntime.CurrentSubscription.Value = this;
+        try
+        {
+            if (_workers.Length == 1)
+            {
+                await RunExclusiveAsync(_workers[0]).ConfigureAwait(false);
+            }
+            else
+            {
+                await RunKeyOrderedAsync().ConfigureAwait(false);
+            }
+
+            await FlushCommitAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _fault ??= e;
+        }
+        finally
+        {
+            Leave();
+        }
+    }
+
+    /// <summary>One worker, every event in offset order.</summary>
+    private async Task RunExclusiveAsync(WorkerState worker)
+    {
+        var cursor = _cursor!;
+        while (!_stopRequested && !_abandoned && _fault is null)
+        {
+            if (Volatile.Read(ref _seek) is not null)
+            {
+                await ApplySeekAsync().ConfigureAwait(false);
+                continue;
+            }
+
+            var position = _position;
+            if (position >= _log.Head)
+            {
+                if (!await WaitForEventsAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (!_log.TryRead(cursor, position, out var entry))
+            {
+                var start = _log.Start;
+                ReportSkipped(position, start - position, "trimmed by retention before the group read them", leavePending: true);
+                Volatile.Write(ref _position, start);
+                if (_committed < start)
+                {
+                    CommitCore(start);
+                }
+
+                continue;
+            }
+
+            if (_settings.CommitMode == CommitMode.BeforeHandling)
+            {
+                CommitCore(position + 1);
+            }
+
+            var handled = ProcessAsync(worker, entry);
+            if (!(handled.IsCompletedSuccessfully ? handled.Result : await handled.ConfigureAwait(false)))
+            {
+                return; // the group stops on this event (failure policy Stop, or the bus abandoned it)
+            }
+
+            Volatile.Write(ref _position, position + 1);
+            LeavePending(1);
+            if (_settings.CommitMode == CommitMode.AfterHandling && ShouldCommit(position + 1))
+            {
+                CommitCore(position + 1);
+            }
+
+            if (_storeDirty)
+            {
+                await FlushStoreAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Waits until there is something to do; returns false when the group is done (caught up with a completed stream).</summary>
+    private async ValueTask<bool> WaitForEventsAsync()
+    {
+        // Caught up: commit what was handled before waiting, so publishers held back by the backlog can go on.
+        await FlushCommitAsync().ConfigureAwait(false);
+        _signal.BeginWait();
+        if (HasWork() || _log.IsCompleted)
+        {
+            if (!_signal.CancelWait())
+            {
+                await _signal.WaitAsync().ConfigureAwait(false);
+            }
+
+            return !(_log.IsCompleted && Volatile.Read(ref _seek) is null && _position >= _log.Head && !HasInFlight());
+        }
+
+        await _signal.WaitAsync().ConfigureAwait(false);
+        return true;
+    }
+
+    private bool HasWork() => _position < _log.Head || _stopRequested || _abandoned || _fault is not null || Volatile.Read(ref _seek) is not null || CanDispatch();
+
+    private bool ShouldCommit(long offset)
+    {
+        if (offset - _committed >= _settings.CommitEvery)
+        {
+            return true;
+        }
+
+        return _settings.CommitInterval is { } interval && _bus.TimeProvider.GetElapsedTime(_lastCommitTimestamp) >= interval;
+    }
+
+    /// <summary>Moves the committed offset forward (never back, except by a seek); the store is written now (in memory) or by <see cref="FlushStoreAsync"/>.</summary>
+    private void CommitCore(long offset)
+    {
+        if (offset <= Volatile.Read(ref _committed))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _committed, offset);
+        if (_settings.CommitInterval is not null)
+        {
+            _lastCommitTimestamp = _bus.TimeProvider.GetTimestamp();
+        }
+
+        if (_slot is not null)
+        {
+            _slot.Write(offset);
+        }
+        else
+        {
+            _storeDirty = true;
+        }
+
+        // Publishers waiting for this group's backlog re-check.
+        if (Volatile.Read(ref _roomWaiter) is not null)
+        {
+            Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+        }
+    }
+
+    private async ValueTask FlushCommitAsync()
+    {
+        if (_settings.CommitMode != CommitMode.Manual)
+        {
+            CommitCore(CompletedOffset());
+        }
+
+        if (_storeDirty)
+        {
+            await FlushStoreAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask FlushStoreAsync()
+    {
+        _storeDirty = false;
+        var offset = Committed;
+        if (offset != Interlocked.Read(ref _stored))
+        {
+            await SaveAsync(offset, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask SaveAsync(long offset, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.SaveAsync(Topic, Name, offset, cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref _stored, offset);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The offset stays committed in memory; the next commit tries the store again.
+            _storeDirty = true;
+            Log.OffsetStoreFailed(_bus.Logger, Name, Topic, offset, e);
+        }
+    }
+
+    private async ValueTask ApplySeekAsync()
+    {
+        if (HasInFlight())
+        {
+            // Key-ordered: the workers finish what they hold first; they wake the dispatcher as they complete.
+            _signal.BeginWait();
+            if (HasInFlight() && !_stopRequested && !_abandoned)
+            {
+                await _signal.WaitAsync().ConfigureAwait(false);
+            }
+            else if (!_signal.CancelWait())
+            {
+                await _signal.WaitAsync().ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        var request = Interlocked.Exchange(ref _seek, null);
+        if (request is null)
+        {
+            return;
+        }
+
+        long offset;
+        lock (_log.Lock)
+        {
+            offset = _log.Resolve(request.Position);
+            var old = _position;
+            Volatile.Write(ref _position, offset);
+            Volatile.Write(ref _committed, offset);
+            OnJoined(offset);
+            if (offset < old)
+            {
+                EnterPending(old - offset);
+            }
+            else
+            {
+                LeavePending(offset - old);
+            }
+        }
+
+        _slot?.Write(offset);
+        await SaveAsync(offset, CancellationToken.None).ConfigureAwait(false);
+        if (Volatile.Read(ref _roomWaiter) is not null)
+        {
+            Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+        }
+
+        request.Done.TrySetResult(offset);
+    }
+
+    private void ReportSkipped(long from, long count, string reason, bool leavePending)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+
+        Interlocked.Add(ref _skipped, count);
+        if (leavePending)
+        {
+            LeavePending(count);
+        }
+
+        if (Metrics.Skipped.Enabled)
+        {
+            Metrics.Skipped.Add(count, EventBusMetrics.System, _log.Topic.TopicTag, GroupTag);
+        }
+
+        Log.StreamEventsSkipped(_bus.Logger, Name, Topic, count, from, reason);
+        if (_bus.Options.OnStreamEventsSkipped is { } callback)
+        {
+            try
+            {
+                callback(new StreamEventsSkipped(Topic, Name, from, count, reason));
+            }
+            catch (Exception e)
+            {
+                Log.SkippedCallbackFailed(_bus.Logger, Name, Topic, e);
+            }
+        }
+    }
+
+    /// <summary>Leaves the stream once the workers stopped: no longer held for, no longer holding publishers back.</summary>
+    private void Leave()
+    {
+        _log.RemoveGroup(this, Committed);
+        if (_cursor is not null)
+        {
+            _log.CloseCursor(_cursor);
+        }
+
+        LeavePending(Interlocked.Read(ref _pendingCount));
+        Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+        Interlocked.Exchange(ref _seek, null)?.Done.TrySetException(new InvalidOperationException($"Consumer group '{Name}' on stream '{Topic}' stopped before the seek was applied."));
+        _bus.OnGroupStopped(this);
+        if (_fault is { } fault)
+        {
+            _completion.TrySetException(fault);
+        }
+        else
+        {
+            _completion.TrySetResult();
+        }
+    }
+
+    private void EnterPending(long count)
+    {
+        if (_pending is not null && count > 0)
+        {
+            Interlocked.Add(ref _pendingCount, count);
+            _pending.Enter(count);
+        }
+    }
+
+    private void LeavePending(long count)
+    {
+        if (_pending is not null && count > 0)
+        {
+            Interlocked.Add(ref _pendingCount, -count);
+            _pending.Leave(count);
+        }
+    }
+
+    /// <summary>A seek waiting for the group's worker to apply it.</summary>
+    private sealed class SeekRequest(StreamPosition position)
+    {
+        public StreamPosition Position { get; } = position;
+
+        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>One worker's settlement and counters.</summary>
+    private sealed class WorkerState(StreamConsumer owner)
+    {
+        public readonly Settlement Settlement = new() { Committer = owner };
+        public long Attempts;
+        public long Succeeded;
+        public long Failed;
+        public long DeadLettered;
+
+#pragma warning disable CS0169 // Never read: it keeps workers' counters on separate cache lines.
+        private readonly Padding _padding;
+#pragma warning restore CS0169
+    }
+
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private readonly struct Padding;
+}

@@ -1,0 +1,463 @@
+using System.Diagnostics;
+
+namespace EventBus;
+
+/// <summary>One event in a stream: the message and its envelope (which carries the offset). A struct, stored in place in a segment.</summary>
+internal readonly struct StreamEntry(object message, MessageContext context)
+{
+    public readonly object Message = message;
+    public readonly MessageContext Context = context;
+}
+
+/// <summary>
+/// The append-only log of one topic: dense offsets from 0, kept in fixed-size segments of preallocated entries that are trimmed
+/// whole and reused, so appending and trimming cost the same at any length and allocate nothing in steady state.
+/// </summary>
+/// <remarks>
+/// <para>Concurrency: every write (append, trim, group and cursor registration, a cursor moving to another segment) happens under
+/// the topic's lock. Readers read entries without it: an entry below the published <see cref="Head"/> never changes while a
+/// cursor stands on its segment, because a segment a cursor stands on is never cleared or reused (it is only unlinked, and left
+/// to the garbage collector). A cursor takes the lock once per segment (every <see cref="SegmentSize"/> events).</para>
+/// <para>Retention: <see cref="Start"/> is the first retained offset. With <see cref="StreamOptions.MaxCount"/> it follows the
+/// head exactly; with <see cref="StreamOptions.MaxAge"/> it moves past expired events on append and on a timer due when the
+/// oldest event expires; with neither, it moves (when a segment fills) to the lowest offset a group still needs. Memory is
+/// freed by whole segments, so up to one segment more than the retained range is held.</para>
+/// </remarks>
+[DebuggerDisplay("{Topic.Name,nq}: [{Start}, {Head})")]
+internal sealed class StreamLog
+{
+    public const int SegmentSize = 512;
+    private const int PoolLimit = 4;
+
+    private readonly Lock _lock;
+    private readonly StreamOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Stack<Segment> _pool = new();
+    private readonly Dictionary<string, StoppedGroup> _stoppedGroups = [];
+    private Segment _first;
+    private Segment _last;
+    private long _head;
+    private long _start;
+    private StreamConsumer[] _groups = [];
+    private StreamCursor[] _cursors = [];
+    private ITimer? _ageTimer;
+    private bool _ageTimerArmed;
+    private volatile bool _completed;
+
+    public StreamLog(Topic topic, Lock topicLock, StreamOptions options, TimeProvider time)
+    {
+        Topic = topic;
+        _lock = topicLock;
+        _options = options;
+        _time = time;
+        _first = _last = new Segment(0);
+    }
+
+    public Topic Topic { get; }
+
+    public Lock Lock => _lock;
+
+    /// <summary>Gets the offset the next appended event gets.</summary>
+    public long Head => Volatile.Read(ref _head);
+
+    /// <summary>Gets the first retained offset.</summary>
+    public long Start => Volatile.Read(ref _start);
+
+    public bool IsCompleted => _completed;
+
+    public StreamConsumer[] Groups => Volatile.Read(ref _groups);
+
+    public StreamOptions Options => _options;
+
+    /// <summary>Under the lock: a Wait group without room for <paramref name="count"/> more events, or null; throws for a full FailFast group.</summary>
+    public StreamConsumer? FindFullGroup(int count)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks happen under the topic lock.");
+        StreamConsumer? blocked = null;
+        foreach (var group in _groups)
+        {
+            if (group.HasRoom(_head, count))
+            {
+                continue;
+            }
+
+            if (group.FullPolicy == FullPolicy.FailFast)
+            {
+                throw new BufferFullException(Topic.Name, group.Name, group.Capacity, count);
+            }
+
+            blocked ??= group;
+        }
+
+        return blocked;
+    }
+
+    /// <summary>Checks that a batch can ever fit every group's backlog.</summary>
+    public void EnsureBatchFits(int count)
+    {
+        foreach (var group in Groups)
+        {
+            if (count > group.Capacity)
+            {
+                ThrowHelper.ThrowBatchTooLarge(Topic.Name, group.Name, group.Capacity, count);
+            }
+        }
+    }
+
+    /// <summary>Under the lock: appends one event and returns its envelope with the offset. Call <see cref="Publish"/> after the last append.</summary>
+    public MessageContext Append(object message, in MessageContext context)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Appends happen under the topic lock.");
+        var offset = _head;
+        var segment = _last;
+        var index = (int)(offset - segment.Base);
+        if (index == SegmentSize)
+        {
+            segment = AddSegment(offset);
+            index = 0;
+        }
+
+        var stamped = context.WithOffset(offset);
+        segment.Entries[index] = new StreamEntry(message, stamped);
+        _head = offset + 1; // published to readers by Publish
+        if (_options.MaxCount is { } maxCount && _head - maxCount > _start)
+        {
+            MoveStart(_head - maxCount);
+        }
+
+        if (_options.MaxAge is not null)
+        {
+            OnAppendWithAge(stamped.TimestampTicks);
+        }
+
+        return stamped;
+    }
+
+    /// <summary>Under the lock, after appending: makes the new events visible and wakes the readers waiting for them.</summary>
+    public void Publish(int count)
+    {
+        Volatile.Write(ref _head, _head);
+
+        // The full fence orders the head's write before the reads of the waiting flags (see AsyncSignal).
+        Interlocked.MemoryBarrier();
+        foreach (var group in _groups)
+        {
+            group.OnAppended(count);
+        }
+
+        foreach (var cursor in _cursors)
+        {
+            cursor.Signal?.Wake();
+        }
+    }
+
+    /// <summary>Stops accepting: readers that follow the head see the end once they caught up.</summary>
+    public void Complete()
+    {
+        lock (_lock)
+        {
+            _completed = true;
+            _ageTimer?.Dispose();
+            _ageTimer = null;
+            Interlocked.MemoryBarrier();
+            foreach (var cursor in _cursors)
+            {
+                cursor.Signal?.Wake();
+            }
+        }
+    }
+
+    /// <summary>Reads the entry at <paramref name="offset"/> (below the head). Returns false when retention trimmed it.</summary>
+    public bool TryRead(StreamCursor cursor, long offset, out StreamEntry entry)
+    {
+        Debug.Assert(offset < Head, "Only published offsets are read.");
+        var segment = cursor.Segment;
+        var index = offset - segment.Base;
+        if ((ulong)index < SegmentSize && offset >= Start)
+        {
+            entry = segment.Entries[index];
+            return true;
+        }
+
+        lock (_lock)
+        {
+            if (offset < _start)
+            {
+                entry = default;
+                return false;
+            }
+
+            segment = cursor.Segment = Find(offset, cursor.Segment);
+            entry = segment.Entries[offset - segment.Base];
+            return true;
+        }
+    }
+
+    /// <summary>Registers a cursor (a group's reader, or a replay reader) positioned for <paramref name="offset"/>.</summary>
+    public StreamCursor OpenCursor(long offset, AsyncSignal? signal)
+    {
+        lock (_lock)
+        {
+            var cursor = new StreamCursor(Find(Math.Max(offset, _start), null), signal);
+            _cursors = [.. _cursors, cursor];
+            return cursor;
+        }
+    }
+
+    public void CloseCursor(StreamCursor cursor)
+    {
+        lock (_lock)
+        {
+            _cursors = Array.FindAll(_cursors, c => c != cursor);
+        }
+    }
+
+    /// <summary>Under the lock: resolves a position to the offset of the first event to read.</summary>
+    public long Resolve(StreamPosition position)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Positions are resolved under the topic lock.");
+        return position.Kind switch
+        {
+            StreamPositionKind.First => _start,
+            StreamPositionKind.Last => Math.Max(_start, _head - 1),
+            StreamPositionKind.Offset => Math.Clamp(position.Offset, _start, _head),
+            StreamPositionKind.Timestamp => FindTimestamp(position.Timestamp.UtcTicks),
+            _ => _head,
+        };
+    }
+
+    /// <summary>Under the lock: adds a running group; it counts for room checks and retention from now on.</summary>
+    public void AddGroup(StreamConsumer group)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Groups are added under the topic lock.");
+        _stoppedGroups.Remove(group.Name);
+        _groups = [.. _groups, group];
+    }
+
+    /// <summary>A group stopped: it no longer holds publishers back, but its events stay (up to its capacity) for when it resumes.</summary>
+    public void RemoveGroup(StreamConsumer group, long committed)
+    {
+        lock (_lock)
+        {
+            _groups = Array.FindAll(_groups, g => g != group);
+            _stoppedGroups[group.Name] = new StoppedGroup(committed, group.Capacity);
+        }
+    }
+
+    /// <summary>Under the lock: records the committed offset of a group that is not running (a seek of a stopped group).</summary>
+    public void SetStoppedGroup(string name, long committed, int capacity) =>
+        _stoppedGroups[name] = new StoppedGroup(committed, _stoppedGroups.TryGetValue(name, out var known) ? known.Capacity : capacity);
+
+    /// <summary>Under the lock: whether a group of that name is running.</summary>
+    public StreamConsumer? FindGroup(string name) => Array.Find(Groups, g => g.Name == name);
+
+    /// <summary>Describes the stream and its groups.</summary>
+    public StreamInfo Describe()
+    {
+        lock (_lock)
+        {
+            var groups = _groups.Select(g => g.GetInfo())
+                .Concat(_stoppedGroups.Select(s => new ConsumerGroupInfo(Topic.Name, s.Key, s.Value.Committed, s.Value.Committed, _head, 0, IsRunning: false)))
+                .OrderBy(g => g.Group, StringComparer.Ordinal)
+                .ToList();
+            return new StreamInfo(Topic.Name, _start, _head, groups);
+        }
+    }
+
+    /// <summary>Under the lock: the events from <paramref name="from"/> to the head (for the report of a stop that could not finish them).</summary>
+    public List<StreamEntry> Snapshot(long from)
+    {
+        var entries = new List<StreamEntry>();
+        lock (_lock)
+        {
+            for (var segment = _first; segment is not null; segment = segment.Next)
+            {
+                for (var offset = Math.Max(from, Math.Max(segment.Base, _start)); offset < Math.Min(segment.Base + SegmentSize, _head); offset++)
+                {
+                    entries.Add(segment.Entries[offset - segment.Base]);
+                }
+            }
+        }
+
+        return entries;
+    }
+
+    private Segment AddSegment(long baseOffset)
+    {
+        var segment = _pool.TryPop(out var reused) ? reused.Reset(baseOffset) : new Segment(baseOffset);
+        _last.Next = segment;
+        _last = segment;
+        if (_options.MaxCount is null && _options.MaxAge is null)
+        {
+            // No retention: keep what some group still needs (a stopped group: up to its capacity), nothing more.
+            var floor = _head;
+            foreach (var group in _groups)
+            {
+                floor = Math.Min(floor, group.Committed);
+            }
+
+            foreach (var stopped in _stoppedGroups.Values)
+            {
+                floor = Math.Min(floor, Math.Max(stopped.Committed, _head - stopped.Capacity));
+            }
+
+            if (floor > _start)
+            {
+                MoveStart(floor);
+            }
+        }
+
+        return segment;
+    }
+
+    private void MoveStart(long start)
+    {
+        Volatile.Write(ref _start, start);
+        while (_first != _last && _first.Base + SegmentSize <= start)
+        {
+            var freed = _first;
+            _first = freed.Next!;
+            if (Array.Exists(_cursors, c => c.Segment == freed))
+            {
+                continue; // a reader stands on it: leave it to the garbage collector once the reader moves on
+            }
+
+            Array.Clear(freed.Entries); // release the messages
+            if (_pool.Count < PoolLimit)
+            {
+                _pool.Push(freed);
+            }
+        }
+    }
+
+    private void OnAppendWithAge(long timestampTicks)
+    {
+        TrimExpired(_time.GetUtcNow().UtcTicks);
+        if (!_ageTimerArmed && !_completed)
+        {
+            ArmAgeTimer(timestampTicks);
+        }
+    }
+
+    /// <summary>Under the lock: moves the start past every event older than the maximum age.</summary>
+    private void TrimExpired(long nowTicks)
+    {
+        var cutoff = nowTicks - _options.MaxAge!.Value.Ticks;
+        var start = _start;
+        var segment = Find(start, null);
+        while (start < _head)
+        {
+            if (start - segment.Base == SegmentSize)
+            {
+                segment = segment.Next!;
+            }
+
+            if (segment.Entries[start - segment.Base].Context.TimestampTicks > cutoff)
+            {
+                break;
+            }
+
+            start++;
+        }
+
+        if (start > _start)
+        {
+            MoveStart(start);
+        }
+    }
+
+    private void ArmAgeTimer(long oldestTicks)
+    {
+        var due = TimeSpan.FromTicks(Math.Max(0, oldestTicks + _options.MaxAge!.Value.Ticks - _time.GetUtcNow().UtcTicks));
+        _ageTimer ??= _time.CreateTimer(static s => ((StreamLog)s!).OnAgeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _ageTimer.Change(due, Timeout.InfiniteTimeSpan);
+        _ageTimerArmed = true;
+    }
+
+    private void OnAgeTimer()
+    {
+        lock (_lock)
+        {
+            _ageTimerArmed = false;
+            if (_completed)
+            {
+                return;
+            }
+
+            TrimExpired(_time.GetUtcNow().UtcTicks);
+            if (_start < _head)
+            {
+                var oldest = Find(_start, null);
+                ArmAgeTimer(oldest.Entries[_start - oldest.Base].Context.TimestampTicks);
+            }
+        }
+    }
+
+    private long FindTimestamp(long ticks)
+    {
+        // Timestamps grow with offsets (up to publishers racing by microseconds): the first event at or after the time.
+        for (var segment = Find(_start, null); segment is not null; segment = segment.Next)
+        {
+            if (segment.Next is not null && segment.Next.Base < _head && segment.Next.Entries[0].Context.TimestampTicks < ticks)
+            {
+                continue; // every event of this segment is older
+            }
+
+            for (var offset = Math.Max(segment.Base, _start); offset < Math.Min(segment.Base + SegmentSize, _head); offset++)
+            {
+                if (segment.Entries[offset - segment.Base].Context.TimestampTicks >= ticks)
+                {
+                    return offset;
+                }
+            }
+        }
+
+        return _head;
+    }
+
+    /// <summary>Under the lock: the linked segment that holds <paramref name="offset"/> (the last one for the head).</summary>
+    private Segment Find(long offset, Segment? hint)
+    {
+        if (hint is { Next: { } next } && next.Base == hint.Base + SegmentSize && offset - next.Base is >= 0 and < SegmentSize && IsLinked(next))
+        {
+            return next;
+        }
+
+        for (var segment = _first; ; segment = segment.Next!)
+        {
+            if (offset < segment.Base + SegmentSize || segment.Next is null)
+            {
+                return segment;
+            }
+        }
+    }
+
+    private bool IsLinked(Segment segment) => segment.Base >= _first.Base && segment.Base <= _last.Base && !_pool.Contains(segment);
+
+    /// <summary>A fixed block of entries; <see cref="Base"/> is the offset of its first entry.</summary>
+    internal sealed class Segment(long baseOffset)
+    {
+        public StreamEntry[] Entries { get; } = new StreamEntry[SegmentSize];
+
+        public long Base { get; private set; } = baseOffset;
+
+        public Segment? Next { get; set; }
+
+        public Segment Reset(long baseOffset)
+        {
+            Base = baseOffset;
+            Next = null;
+            return this;
+        }
+    }
+
+    private readonly record struct StoppedGroup(long Committed, int Capacity);
+}
+
+/// <summary>A reader's place in a <see cref="StreamLog"/>: the segment it reads from (moved only under the log's lock).</summary>
+internal sealed class StreamCursor(StreamLog.Segment segment, AsyncSignal? signal)
+{
+    public StreamLog.Segment Segment { get; set; } = segment;
+
+    public AsyncSignal? Signal { get; } = signal;
+}
