@@ -123,9 +123,7 @@ internal sealed partial class StreamConsumer
             }
 
             var key = entry.Context.PartitionKey;
-            var worker = key is null
-                ? (int)(position % queues.Length)
-                : (int)((uint)StringComparer.Ordinal.GetHashCode(key) % (uint)queues.Length);
+            var worker = key is null ? (int)(position % queues.Length) : (int)(StableHash(key) % (uint)queues.Length);
             Volatile.Write(ref _position, position + 1);
             queues[worker].Writer.TryWrite(entry);
             if (_storeDirty)
@@ -133,6 +131,18 @@ internal sealed partial class StreamConsumer
                 await FlushStoreAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>FNV-1a over the key's characters: the same key maps to the same worker in every run (string hashes are randomized per process).</summary>
+    private static uint StableHash(string key)
+    {
+        var hash = 2166136261u;
+        foreach (var c in key)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return hash;
     }
 
     private async ValueTask WaitForCompletionsAsync()

@@ -1,0 +1,403 @@
+using EventBus.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EventBus.Tests.Streams;
+
+/// <summary>Consumer groups: start positions, committed offsets, resume, seek, commit modes and failure policies.</summary>
+public sealed class ConsumerGroupTests
+{
+    public static TheoryData<string, long[]> StartPositions => new()
+    {
+        { "First", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] },
+        { "Last", [9, 10] },
+        { "Next", [10] },
+        { "Offset4", [4, 5, 6, 7, 8, 9, 10] },
+        { "Offset99", [10] },
+    };
+
+    [Theory]
+    [MemberData(nameof(StartPositions))]
+    public async Task Subscribe_NoCommittedOffset_StartsAtItsStartPosition(string start, long[] expected)
+    {
+        var position = start switch
+        {
+            "First" => StreamPosition.First,
+            "Last" => StreamPosition.Last,
+            "Next" => StreamPosition.Next,
+            "Offset4" => StreamPosition.AtOffset(4),
+            _ => StreamPosition.AtOffset(99),
+        };
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        await bus.PublishReadingsAsync(0, 10);
+        var log = new GroupLog();
+
+        await using var group = await bus.SubscribeAsync("g", log, o => o.StartPosition = position);
+        await bus.PublishReadingsAsync(10, 1);
+
+        await log.WaitForCountAsync(expected.Length);
+        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 11, "the group committed the last event");
+        log.Offsets.Should().Equal(expected);
+    }
+
+    [Fact]
+    public async Task Subscribe_AtTimestamp_StartsAtTheFirstEventPublishedAtOrAfterIt()
+    {
+        var start = new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
+        var time = new FakeTimeProvider(start);
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000), s => s.AddSingleton<TimeProvider>(time));
+        await bus.PublishReadingsAsync(0, 5);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await bus.PublishReadingsAsync(5, 5);
+        var log = new GroupLog();
+
+        await using var group = await bus.SubscribeAsync("g", log, o => o.StartPosition = StreamPosition.AtTimestamp(start.AddSeconds(30)));
+
+        await log.WaitForCountAsync(5);
+        log.Numbers.Should().Equal(5, 6, 7, 8, 9);
+    }
+
+    [Fact]
+    public async Task Resubscribe_AfterDispose_ContinuesFromTheCommittedOffsetWithNothingSkippedOrRepeated()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10_000));
+        var first = new GroupLog();
+        var group = await bus.SubscribeAsync("projection", first, o => o.StartPosition = StreamPosition.First);
+        await bus.PublishReadingsAsync(0, 500);
+        await first.WaitForCountAsync(500);
+        await group.DisposeAsync();
+        group.GetInfo().IsRunning.Should().BeFalse();
+
+        await bus.PublishReadingsAsync(500, 300); // while the group is away
+        bus.Streams().GetStreamInfo<Reading>().Groups.Should().ContainSingle()
+            .Which.Should().Match<ConsumerGroupInfo>(g => g.Group == "projection" && g.CommittedOffset == 500 && g.Lag == 300 && !g.IsRunning);
+
+        var second = new GroupLog();
+        await using var resumed = await bus.SubscribeAsync("projection", second, o => o.StartPosition = StreamPosition.First);
+        await second.WaitForCountAsync(300);
+        await Wait.UntilAsync(() => resumed.GetInfo().Lag == 0, "the resumed group caught up");
+
+        first.Offsets.Concat(second.Offsets).Should().Equal(Enumerable.Range(0, 800).Select(i => (long)i));
+        resumed.GetInfo().Skipped.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Resubscribe_NoRetentionAndShortAbsence_EventsAreKeptForTheStoppedGroupUpToItsCapacity()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
+        var first = new GroupLog();
+        var group = await bus.SubscribeAsync("g", first, o => o.Capacity = 2000);
+        await bus.PublishReadingsAsync(0, 100);
+        await first.WaitForCountAsync(100);
+        await group.DisposeAsync();
+        await bus.PublishReadingsAsync(100, 1500); // three segments' worth while away, within the group's capacity
+
+        var second = new GroupLog();
+        await using var resumed = await bus.SubscribeAsync("g", second, o => o.Capacity = 2000);
+        await second.WaitForCountAsync(1500);
+
+        second.Offsets.Should().Equal(Enumerable.Range(100, 1500).Select(i => (long)i));
+        resumed.GetInfo().Skipped.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task TwoGroups_SameStream_KeepSeparateOffsets()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        var a = new GroupLog();
+        var b = new GroupLog();
+        await using var groupA = await bus.SubscribeAsync("a", a, o => o.StartPosition = StreamPosition.First);
+        await bus.PublishReadingsAsync(0, 20);
+        await a.WaitForCountAsync(20);
+        await using var groupB = await bus.SubscribeAsync("b", b, o => o.StartPosition = StreamPosition.AtOffset(15));
+        await b.WaitForCountAsync(5);
+
+        a.Offsets.Should().Equal(Enumerable.Range(0, 20).Select(i => (long)i));
+        b.Offsets.Should().Equal(15, 16, 17, 18, 19);
+        var groups = bus.Streams().GetStreamInfo<Reading>().Groups;
+        groups.Select(g => (g.Group, g.CommittedOffset, g.IsRunning)).Should().Equal(("a", 20L, true), ("b", 20L, true));
+    }
+
+    [Fact]
+    public async Task Subscribe_GroupAlreadyRunning_ThrowsNamingTheGroup()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
+        await using var group = await bus.SubscribeAsync("g", new GroupLog());
+
+        await bus.Invoking(b => b.SubscribeAsync("g", new GroupLog()).AsTask()).Should().ThrowAsync<InvalidOperationException>()
+            .WithMessage("Consumer group 'g' is already running on stream '*Reading'; dispose its subscription before starting it again.");
+        bus.Streams().GetSubscription<Reading>("g").Should().BeSameAs(group);
+    }
+
+    [Fact]
+    public async Task Seek_RunningGroup_ReadsAgainFromTheNewPositionAndCommitsIt()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        var log = new GroupLog();
+        await using var group = await bus.SubscribeAsync("g", log, o => o.StartPosition = StreamPosition.First);
+        await bus.PublishReadingsAsync(0, 10);
+        await log.WaitForCountAsync(10);
+
+        var offset = await group.SeekAsync(StreamPosition.AtOffset(6)).AsTask().Within();
+        await log.WaitForCountAsync(14);
+
+        offset.Should().Be(6);
+        log.Offsets.Should().Equal(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 6, 7, 8, 9);
+        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 10, "the group committed again after the re-read");
+    }
+
+    [Fact]
+    public async Task Seek_StoppedGroup_MovesTheOffsetItResumesFrom()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        var first = new GroupLog();
+        var group = await bus.SubscribeAsync("g", first, o => o.StartPosition = StreamPosition.First);
+        await bus.PublishReadingsAsync(0, 10);
+        await first.WaitForCountAsync(10);
+        await group.DisposeAsync();
+
+        (await bus.Streams().SeekAsync<Reading>("g", StreamPosition.AtOffset(3))).Should().Be(3);
+        var second = new GroupLog();
+        await using var resumed = await bus.SubscribeAsync("g", second);
+        await second.WaitForCountAsync(7);
+
+        second.Offsets.Should().Equal(3, 4, 5, 6, 7, 8, 9);
+    }
+
+    [Fact]
+    public async Task ManualCommit_GroupRestarts_ResumesAfterTheLastEventTheHandlerCommitted()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        await bus.PublishReadingsAsync(0, 10);
+        var seen = new GroupLog();
+        var group = await bus.Streams().SubscribeAsync<Reading>("manual", (r, context, _) =>
+        {
+            if (r.Number == 5)
+            {
+                context.Commit();
+            }
+
+            return seen.Record(r, context);
+        }, o =>
+        {
+            o.StartPosition = StreamPosition.First;
+            o.CommitMode = CommitMode.Manual;
+        });
+        await seen.WaitForCountAsync(10);
+        await group.DisposeAsync();
+        group.GetInfo().CommittedOffset.Should().Be(6);
+
+        var again = new GroupLog();
+        await using var resumed = await bus.SubscribeAsync("manual", again, o => o.CommitMode = CommitMode.Manual);
+        await again.WaitForCountAsync(4);
+        again.Offsets.Should().Equal(6, 7, 8, 9);
+    }
+
+    [Fact]
+    public async Task Commit_OutsideAConsumerGroupDelivery_Throws()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>().AddEventHandler<Reading, StreamLogTests.OffsetRecorder>(ServiceLifetime.Singleton));
+        MessageContext kept = default;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var group = await bus.Streams().SubscribeAsync<Reading>("g", (_, context, _) =>
+        {
+            kept = context;
+            done.TrySetResult();
+            return default;
+        });
+        await bus.PublishReadingsAsync(0, 1);
+        await done.Task.Within();
+
+        kept.Invoking(c => c.Commit()).Should().Throw<InvalidOperationException>().WithMessage("*delivery has already ended*");
+        default(MessageContext).Invoking(c => c.Commit()).Should().Throw<InvalidOperationException>().WithMessage("*stream consumer group*");
+    }
+
+    [Fact]
+    public async Task AtMostOnce_HandlerFailsAndGroupStops_TheFailedEventIsNotReadAgain()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        await bus.PublishReadingsAsync(0, 6);
+        var seen = new GroupLog();
+        var group = await bus.Streams().SubscribeAsync<Reading>("once", async (r, context, _) =>
+        {
+            await seen.Record(r, context);
+            if (r.Number == 3)
+            {
+                throw new InvalidOperationException("boom");
+            }
+        }, o =>
+        {
+            o.StartPosition = StreamPosition.First;
+            o.CommitMode = CommitMode.BeforeHandling;
+            o.OnFailure = StreamFailurePolicy.Stop;
+        });
+
+        await group.Completion.Invoking(c => c.Within()).Should().ThrowAsync<InvalidOperationException>().WithMessage("boom");
+        group.GetInfo().CommittedOffset.Should().Be(4, "at-most-once committed offset 3 before handling it");
+        var again = new GroupLog();
+        await using var resumed = await bus.SubscribeAsync("once", again);
+        await again.WaitForCountAsync(2);
+        again.Offsets.Should().Equal(4, 5);
+    }
+
+    [Fact]
+    public async Task FailurePolicyStop_HandlerFailsEveryAttempt_GroupStopsOnTheEventAndResumesThere()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        await bus.PublishReadingsAsync(0, 10);
+        var attempts = 0;
+        var seen = new GroupLog();
+        var group = await bus.Streams().SubscribeAsync<Reading>("strict", async (r, context, _) =>
+        {
+            if (r.Number == 4 && Interlocked.Increment(ref attempts) <= 3)
+            {
+                throw new TimeoutException("downstream unavailable");
+            }
+
+            await seen.Record(r, context);
+        }, o =>
+        {
+            o.StartPosition = StreamPosition.First;
+            o.OnFailure = StreamFailurePolicy.Stop;
+            o.Redelivery = new RedeliveryOptions { MaxDeliveries = 3, ImmediateRetries = 2 };
+        });
+
+        await group.Completion.Invoking(c => c.Within()).Should().ThrowAsync<TimeoutException>();
+        seen.Offsets.Should().Equal(0, 1, 2, 3);
+        group.GetInfo().CommittedOffset.Should().Be(4);
+        bus.Streams().GetStreamInfo<Reading>().Groups.Single().IsRunning.Should().BeFalse();
+
+        await using var resumed = await bus.Streams().SubscribeAsync<Reading>("strict", (r, c, _) => seen.Record(r, c));
+        await seen.WaitForCountAsync(10);
+        seen.Offsets.Should().Equal(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+        attempts.Should().Be(3, "MaxDeliveries attempts before the group stopped; the restarted group handled offset 4 first");
+    }
+
+    [Fact]
+    public async Task FailurePolicySkip_HandlerFailsEveryAttempt_EventIsDeadLetteredWithItsOffsetAndTheGroupGoesOn()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        await bus.PublishReadingsAsync(0, 5);
+        var seen = new GroupLog();
+        await using var group = await bus.Streams().SubscribeAsync<Reading>("lenient", async (r, context, _) =>
+        {
+            if (r.Number == 2)
+            {
+                throw new FormatException("bad reading");
+            }
+
+            await seen.Record(r, context);
+        }, o => o.StartPosition = StreamPosition.First);
+
+        await seen.WaitForCountAsync(4);
+        seen.Offsets.Should().Equal(0, 1, 3, 4);
+        var deadLetter = bus.Services.GetRequiredService<IDeadLetterQueue>().GetDeadLetters("lenient").Should().ContainSingle().Subject;
+        deadLetter.Context.Offset.Should().Be(2);
+        deadLetter.ExceptionType.Should().Be(typeof(FormatException).FullName);
+        bus.Undelivered.Items.Should().ContainSingle(u => u.Reason == UndeliveredReason.HandlerFailed && u.Subscription == "lenient");
+        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 5, "the group committed past the dead-lettered event");
+    }
+
+    [Fact]
+    public async Task CommitEvery_GroupStopped_CommitsWhatItHandledOnTheWayOut()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        var seen = new GroupLog();
+        var group = await bus.SubscribeAsync("batched", seen, o =>
+        {
+            o.StartPosition = StreamPosition.First;
+            o.CommitEvery = 100;
+        });
+        await bus.PublishReadingsAsync(0, 7);
+        await seen.WaitForCountAsync(7);
+        await group.DisposeAsync();
+
+        group.GetInfo().CommittedOffset.Should().Be(7);
+    }
+
+    [Fact]
+    public async Task RegisteredGroup_DiHandler_StartsWithTheBusAndReadsFromItsStartPosition()
+    {
+        await using var bus = TestBus.Build(b => b.AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("di", o => o.StartPosition = StreamPosition.First, ServiceLifetime.Singleton));
+        await bus.Control.StartAsync();
+        await bus.PublishReadingsAsync(0, 3);
+
+        var recorder = bus.Services.GetRequiredService<StreamLogTests.OffsetRecorder>();
+        await recorder.Log.WaitForCountAsync(3);
+        recorder.Log.Offsets.Should().Equal(0, 1, 2);
+        bus.Streams().GetSubscription<Reading>("di").Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task Subscribe_BeforeTheBusStarts_WorkersStartWithTheBus()
+    {
+        await using var bus = TestBus.Build(b => b.AddStream<Reading>(o => o.MaxCount = 100));
+        var log = new GroupLog();
+        await using var group = await bus.SubscribeAsync("early", log);
+        await bus.Control.StartAsync();
+        await bus.PublishReadingsAsync(0, 2);
+
+        await log.WaitForCountAsync(2);
+        log.Offsets.Should().Equal(0, 1);
+    }
+
+    [Fact]
+    public async Task Stop_BusDrains_GroupsHandleEverythingPublishedAndCommit()
+    {
+        var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10_000));
+        var log = new GroupLog();
+        var group = await bus.SubscribeAsync("g", log, o => o.StartPosition = StreamPosition.First);
+        await bus.PublishReadingsAsync(0, 2000);
+
+        var report = await bus.Control.StopAsync().Within();
+
+        report.Drained.Should().BeTrue();
+        log.Offsets.Should().Equal(Enumerable.Range(0, 2000).Select(i => (long)i));
+        group.GetInfo().CommittedOffset.Should().Be(2000);
+        await group.Completion.Within();
+        await bus.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task InvalidGroupOptions_AreRejectedListingEveryProblem()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
+        var failures = (await bus.Invoking(b => b.SubscribeAsync("bad", new GroupLog(), o =>
+        {
+            o.Workers = 0;
+            o.Capacity = 10;
+            o.CommitEvery = 11;
+            o.FullPolicy = FullPolicy.DropOldest;
+            o.CommitInterval = TimeSpan.Zero;
+        }).AsTask()).Should().ThrowAsync<OptionsValidationException>()).Which.Failures;
+
+        var owner = $"consumer group 'bad' on stream '{typeof(Reading).FullName}'";
+        failures.Should().BeEquivalentTo(
+            $"ConsumerGroupOptions.Workers of {owner} must be between 1 and 1024; it is 0.",
+            $"ConsumerGroupOptions.CommitEvery of {owner} must be between 1 and the group's Capacity (10), or publishers would wait for a commit that never comes; it is 11.",
+            $"ConsumerGroupOptions.CommitInterval of {owner} must be between 00:00:00.001 and 1.00:00:00; it is 00:00:00.",
+            $"ConsumerGroupOptions.FullPolicy of {owner} must be Wait or FailFast; it is DropOldest. A consumer group never drops events: bound the stream with StreamOptions.MaxCount or MaxAge instead.");
+    }
+
+    [Fact]
+    public async Task RegisteredGroup_InvalidOptions_FailTheBuild()
+    {
+        await using var bus = TestBus.Build(b => b.AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("bad", o =>
+        {
+            o.CommitMode = CommitMode.Manual;
+            o.Workers = 2;
+        }));
+
+        bus.Invoking(b => b.Bus).Should().Throw<OptionsValidationException>().WithMessage("*Manual with 2 workers*");
+    }
+
+    [Fact]
+    public void AddStreamGroup_SameGroupTwice_Throws()
+    {
+        new ServiceCollection().Invoking(s => s.AddEventBus(b => b
+                .AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("g")
+                .AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("g")))
+            .Should().Throw<ArgumentException>().WithMessage("Consumer group 'g' is already registered*");
+    }
+}
