@@ -1,0 +1,204 @@
+using Microsoft.Extensions.Logging;
+using System.Diagnostics.Metrics;
+using EventBus.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EventBus.Tests.Streams;
+
+/// <summary>Retention by count, by age (on a fake clock), both; what it does to groups behind it; and the bound without retention.</summary>
+public sealed class RetentionTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task MaxCount_MoreEventsPublished_KeepsExactlyTheNewest()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 100));
+        await bus.PublishReadingsAsync(0, 1250);
+
+        var info = bus.Streams().GetStreamInfo<Reading>();
+        (info.FirstOffset, info.NextOffset, info.RetainedCount).Should().Be((1150L, 1250L, 100L));
+        (await StreamLogTests.ReadAllAsync(bus, StreamPosition.First)).Select(e => e.Event.Number).Should().Equal(Enumerable.Range(1150, 100));
+    }
+
+    [Fact]
+    public async Task MaxAge_ClockAdvances_EventsExpireWhenTheyReachTheAgeWithoutFurtherPublishes()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxAge = TimeSpan.FromMinutes(1)), s => s.AddSingleton<TimeProvider>(time));
+        await bus.PublishReadingsAsync(0, 10);
+        time.Advance(TimeSpan.FromSeconds(30));
+        await bus.PublishReadingsAsync(10, 10);
+
+        time.Advance(TimeSpan.FromSeconds(29));
+        Retained(bus).Should().Be((0L, 20L), "nothing is a minute old yet");
+        time.Advance(TimeSpan.FromSeconds(1));
+        Retained(bus).Should().Be((10L, 20L), "the first ten are a minute old");
+        time.Advance(TimeSpan.FromSeconds(30));
+        Retained(bus).Should().Be((20L, 20L), "everything expired");
+        (await StreamLogTests.ReadAllAsync(bus, StreamPosition.First)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task MaxCountAndMaxAge_EitherLimitTrims()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o =>
+        {
+            o.MaxCount = 100;
+            o.MaxAge = TimeSpan.FromMinutes(1);
+        }), s => s.AddSingleton<TimeProvider>(time));
+
+        await bus.PublishReadingsAsync(0, 50);
+        time.Advance(TimeSpan.FromMinutes(1));
+        Retained(bus).Should().Be((50L, 50L), "age trimmed all fifty");
+
+        await bus.PublishReadingsAsync(50, 150);
+        Retained(bus).Should().Be((100L, 200L), "count keeps the newest hundred");
+    }
+
+    [Fact]
+    public async Task Retention_TrimsEventsAGroupHadNotRead_ReportsTheSkipInTheLogTheCounterAndTheCallback()
+    {
+        var time = new FakeTimeProvider(Start);
+        var skips = new Recorder<StreamEventsSkipped>();
+        var logged = new List<string>();
+        await using var bus = await TestBus.StartAsync(
+            b => b.AddStream<Reading>(o => o.MaxAge = TimeSpan.FromMinutes(1)).Configure(o => o.OnStreamEventsSkipped = skips.Add),
+            s => s.AddSingleton<TimeProvider>(time).AddMetrics().AddLogging(l => l.AddProvider(new ListLoggerProvider(logged))));
+        using var skipped = new SkippedCounter(bus.Services);
+        await bus.PublishReadingsAsync(0, 10);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seen = new GroupLog();
+        await using var group = await bus.Streams().SubscribeAsync<Reading>("slow", async (r, context, _) =>
+        {
+            if (r.Number == 0)
+            {
+                inFirst.TrySetResult();
+                await gate.Task;
+            }
+
+            await seen.Record(r, context);
+        }, o => o.StartPosition = StreamPosition.First);
+
+        await inFirst.Task.Within();
+        time.Advance(TimeSpan.FromSeconds(30));
+        await bus.PublishReadingsAsync(10, 5);
+        time.Advance(TimeSpan.FromSeconds(30)); // offsets 0-9 expire while the group holds offset 0
+        gate.SetResult();
+        await seen.WaitForCountAsync(6);
+
+        seen.Offsets.Should().Equal(0, 10, 11, 12, 13, 14);
+        skips.Items.Should().ContainSingle().Which.Should().Be(new StreamEventsSkipped(typeof(Reading).FullName!, "slow", 1, 9, "trimmed by retention before the group read them"));
+        group.GetInfo().Skipped.Should().Be(9);
+        skipped.Total.Should().Be(9);
+        logged.Should().ContainSingle(l => l.Contains("skipped 9 event(s) from offset 1", StringComparison.Ordinal));
+    }
+
+    public static TheoryData<OffsetResetPolicy, long[], long> ResetPolicies => new()
+    {
+        { OffsetResetPolicy.Earliest, [90, 91, 92, 93, 94, 95, 96, 97, 98, 99], 85 },
+        { OffsetResetPolicy.Latest, [100], 95 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ResetPolicies))]
+    public async Task Resubscribe_CommittedOffsetTrimmed_ResetPolicyDecidesWhereToContinueAndTheSkipIsReported(OffsetResetPolicy policy, long[] expected, long skippedCount)
+    {
+        var skips = new Recorder<StreamEventsSkipped>();
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10).Configure(o => o.OnStreamEventsSkipped = skips.Add));
+        var first = new GroupLog();
+        var group = await bus.SubscribeAsync("g", first);
+        await bus.PublishReadingsAsync(0, 5);
+        await first.WaitForCountAsync(5);
+        await group.DisposeAsync();
+        await bus.PublishReadingsAsync(5, 95); // retention keeps 90-99; the group committed 5
+
+        var second = new GroupLog();
+        await using var resumed = await bus.SubscribeAsync("g", second, o => o.ResetPolicy = policy);
+        if (policy == OffsetResetPolicy.Latest)
+        {
+            await bus.PublishReadingsAsync(100, 1); // (for Earliest, one more publish would trim offset 90 under the group)
+        }
+
+        await second.WaitForCountAsync(expected.Length);
+
+        second.Offsets.Should().Equal(expected);
+        skips.Items.Should().ContainSingle().Which.Should().Match<StreamEventsSkipped>(s => s.Group == "g" && s.FromOffset == 5 && s.Count == skippedCount);
+    }
+
+    [Fact]
+    public async Task Resubscribe_CommittedOffsetTrimmedAndPolicyFail_ThrowsWithTheRetainedRange()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10));
+        var group = await bus.SubscribeAsync("g", new GroupLog());
+        await bus.PublishReadingsAsync(0, 5);
+        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 5, "the group committed");
+        await group.DisposeAsync();
+        await bus.PublishReadingsAsync(5, 95);
+
+        await bus.Invoking(b => b.SubscribeAsync("g", new GroupLog(), o => o.ResetPolicy = OffsetResetPolicy.Fail).AsTask())
+            .Should().ThrowAsync<StreamOffsetOutOfRangeException>().WithMessage("Consumer group 'g' committed offset 5 on stream '*Reading', but the stream retains offsets 90 to 99 only*");
+        bus.Streams().GetSubscription<Reading>("g").Should().BeNull();
+    }
+
+    [Fact]
+    public async Task NoRetention_GroupsKeepUp_MemoryStaysBoundedByCapacityAndOneSegment()
+    {
+        const int Capacity = 256;
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
+        var log = new GroupLog();
+        await using var group = await bus.SubscribeAsync("g", log, o => o.Capacity = Capacity);
+        await bus.PublishReadingsAsync(0, 20_000);
+        await log.WaitForCountAsync(20_000);
+
+        var info = bus.Streams().GetStreamInfo<Reading>();
+        info.NextOffset.Should().Be(20_000);
+        info.RetainedCount.Should().BeLessThanOrEqualTo(Capacity + StreamLogSegment, "without retention only what a group still needs is kept (trimmed by whole segments)");
+        log.Offsets.Should().Equal(Enumerable.Range(0, 20_000).Select(i => (long)i));
+    }
+
+    [Fact]
+    public async Task NoRetentionAndNoGroup_EventsAreNotKept()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
+        await bus.PublishReadingsAsync(0, 2000);
+
+        bus.Streams().GetStreamInfo<Reading>().RetainedCount.Should().BeLessThanOrEqualTo(StreamLogSegment);
+    }
+
+    private const int StreamLogSegment = 512;
+
+    private static (long First, long Next) Retained(TestBus bus)
+    {
+        var info = bus.Streams().GetStreamInfo<Reading>();
+        return (info.FirstOffset, info.NextOffset);
+    }
+
+    /// <summary>Sums the <c>eventbus.stream.skipped</c> counter of one bus.</summary>
+    private sealed class SkippedCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _total;
+
+        public SkippedCounter(IServiceProvider services)
+        {
+            var factory = services.GetRequiredService<IMeterFactory>();
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Name == EventBusTelemetry.SkippedMessages)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _total, value));
+            _listener.Start();
+        }
+
+        public long Total => Interlocked.Read(ref _total);
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
