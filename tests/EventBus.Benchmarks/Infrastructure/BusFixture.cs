@@ -23,6 +23,9 @@ public sealed class BusFixture : IAsyncDisposable
     /// <summary>Gets the command side of the bus.</summary>
     public ICommandBus Commands { get; }
 
+    /// <summary>Gets the streams of the bus (replay readers, consumer groups started at run time).</summary>
+    public IEventStreams Streams => _provider.GetRequiredService<IEventStreams>();
+
     /// <summary>Builds and starts a bus.</summary>
     /// <param name="handlerInstances">
     /// The handler instances, each registered as a singleton of its own type before the bus, so the bus resolves these very instances.

@@ -51,21 +51,26 @@ public abstract class EventWorkload
     protected ChannelWriter<BenchEvent> RawWriter(int channel) => _channels[channel].Writer;
 
     /// <summary>
-    /// Setup of a raw-channel row: creates the batch and one bounded channel per handler, each drained by
-    /// <paramref name="readersPerChannel"/> reader loops calling that handler directly.
+    /// Setup of a raw-channel row: creates the batch and <paramref name="channelsPerHandler"/> bounded channels per handler, each
+    /// drained by <paramref name="readersPerChannel"/> reader loops calling that handler directly.
     /// </summary>
     /// <param name="readersPerChannel">Reader loops per channel: 1 (a single-reader channel) or more (competing readers).</param>
-    protected void StartRawChannels(int readersPerChannel = 1)
+    /// <param name="channelsPerHandler">
+    /// Channels per handler: 1, or more for a row that routes each event to one of several channels read by the same handler
+    /// (the key-ordered baseline). The channels of handler <c>h</c> are <see cref="RawWriter"/> <c>h * channelsPerHandler</c> onwards.
+    /// </param>
+    /// <param name="capacity">The capacity of each channel.</param>
+    protected void StartRawChannels(int readersPerChannel = 1, int channelsPerHandler = 1, int capacity = RawChannel.Capacity)
     {
         CreateBatch();
-        _channels = new Channel<BenchEvent>[_handlers.Length];
-        _readers = new Task[_handlers.Length * readersPerChannel];
-        for (var i = 0; i < _handlers.Length; i++)
+        _channels = new Channel<BenchEvent>[_handlers.Length * channelsPerHandler];
+        _readers = new Task[_channels.Length * readersPerChannel];
+        for (var i = 0; i < _channels.Length; i++)
         {
-            _channels[i] = RawChannel.CreateBounded<BenchEvent>(singleReader: readersPerChannel == 1);
+            _channels[i] = RawChannel.CreateBounded<BenchEvent>(singleReader: readersPerChannel == 1, capacity);
             for (var r = 0; r < readersPerChannel; r++)
             {
-                _readers[(i * readersPerChannel) + r] = RawChannel.StartReader(_channels[i].Reader, _handlers[i]);
+                _readers[(i * readersPerChannel) + r] = RawChannel.StartReader(_channels[i].Reader, _handlers[i / channelsPerHandler]);
             }
         }
 

@@ -47,3 +47,6 @@ public sealed class BenchCommandHandler : ICommandHandler<BenchCommand, int>
     public ValueTask<CommandResult<int>> HandleAsync(BenchCommand command, MessageContext context, CancellationToken cancellationToken) =>
         new(Handle(command));
 }
+
+/// <summary>The handler of the key-ordered stream workload: one consumer group with four key-ordered workers.</summary>
+public sealed class KeyOrderedHandler : CountingEventHandler;

@@ -14,9 +14,10 @@ public static class RawChannel
     /// <summary>Creates a bounded channel configured like a bus subscription buffer.</summary>
     /// <typeparam name="T">The item type.</typeparam>
     /// <param name="singleReader">Whether exactly one loop reads it.</param>
+    /// <param name="capacity">The capacity; <see cref="Capacity"/> unless a workload splits one buffer's worth over several channels.</param>
     /// <returns>The channel.</returns>
-    public static Channel<T> CreateBounded<T>(bool singleReader) =>
-        Channel.CreateBounded<T>(new BoundedChannelOptions(Capacity)
+    public static Channel<T> CreateBounded<T>(bool singleReader, int capacity = Capacity) =>
+        Channel.CreateBounded<T>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
             SingleWriter = true,

@@ -1,0 +1,75 @@
+namespace EventBus.Benchmarks;
+
+/// <summary>
+/// W2 on a stream: broadcast to four consumer groups. Each invocation publishes <see cref="N"/> events and awaits all
+/// 4 x <see cref="N"/> deliveries; the reported time and bytes are per published event, exactly as in
+/// <see cref="BroadcastFourHandlers"/> (same batch, same handlers, same completion signal), so the three rows read as one table:
+/// raw channels x4, subscriptions x4, stream groups x4.
+/// Baseline: four bounded channels (capacity 1024), each fed every event, each drained by its own reader loop (W2's baseline).
+/// <c>EventBus_Subscriptions</c>: W2's bus row (one topic, four broadcast subscriptions, each with its own buffer).
+/// <c>EventBus_StreamGroups</c>: one stream topic (no retention limit: an event is kept until every group committed past it),
+/// four exclusive consumer groups (one worker each, singleton handlers, default options: capacity 1024 like the channels,
+/// commit after every event): the event is appended once to the shared log and each group reads it with its own cursor.
+/// Target (streams issue): the stream groups at least twice as fast as the baseline (Ratio at most 0.50), 0 B per event. The
+/// baseline is noisy; compare medians of several launches (<c>--launchCount 3</c>).
+/// </summary>
+[MemoryDiagnoser]
+[BenchmarkCategory("Streams", "W2")]
+public class StreamBroadcastFourGroups()
+    : EventWorkload(N, new BroadcastHandler1(), new BroadcastHandler2(), new BroadcastHandler3(), new BroadcastHandler4())
+{
+    /// <summary>Events per invocation (each delivered four times).</summary>
+    public const int N = 100_000;
+
+    [GlobalSetup(Target = nameof(RawChannels_Baseline))]
+    public void SetupRawChannels() => StartRawChannels();
+
+    [GlobalCleanup(Target = nameof(RawChannels_Baseline))]
+    public Task CleanupRawChannels() => StopRawChannelsAsync();
+
+    [GlobalSetup(Target = nameof(EventBus_Subscriptions))]
+    public Task SetupSubscriptions() =>
+        StartBusAsync(bus => bus
+            .AddEventHandler<BenchEvent, BroadcastHandler1>(ServiceLifetime.Singleton)
+            .AddEventHandler<BenchEvent, BroadcastHandler2>(ServiceLifetime.Singleton)
+            .AddEventHandler<BenchEvent, BroadcastHandler3>(ServiceLifetime.Singleton)
+            .AddEventHandler<BenchEvent, BroadcastHandler4>(ServiceLifetime.Singleton));
+
+    [GlobalCleanup(Target = nameof(EventBus_Subscriptions))]
+    public Task CleanupSubscriptions() => StopBusAsync();
+
+    [GlobalSetup(Target = nameof(EventBus_StreamGroups))]
+    public Task SetupStreamGroups() =>
+        StartBusAsync(bus => bus
+            .AddStream<BenchEvent>()
+            .AddStreamGroup<BenchEvent, BroadcastHandler1>("group-1", lifetime: ServiceLifetime.Singleton)
+            .AddStreamGroup<BenchEvent, BroadcastHandler2>("group-2", lifetime: ServiceLifetime.Singleton)
+            .AddStreamGroup<BenchEvent, BroadcastHandler3>("group-3", lifetime: ServiceLifetime.Singleton)
+            .AddStreamGroup<BenchEvent, BroadcastHandler4>("group-4", lifetime: ServiceLifetime.Singleton));
+
+    [GlobalCleanup(Target = nameof(EventBus_StreamGroups))]
+    public Task CleanupStreamGroups() => StopBusAsync();
+
+    // W2's baseline loop: every event is written to each of the four channels in turn.
+    [Benchmark(Baseline = true, OperationsPerInvoke = N)]
+    public async Task RawChannels_Baseline()
+    {
+        ArmDeliveries();
+        var (writer1, writer2, writer3, writer4) = (RawWriter(0), RawWriter(1), RawWriter(2), RawWriter(3));
+        foreach (var @event in Events)
+        {
+            await writer1.WriteAsync(@event);
+            await writer2.WriteAsync(@event);
+            await writer3.WriteAsync(@event);
+            await writer4.WriteAsync(@event);
+        }
+
+        await WhenDeliveredAsync();
+    }
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task EventBus_Subscriptions() => PublishBatchAsync(new BusPublisher(Bus.Events));
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task EventBus_StreamGroups() => PublishBatchAsync(new BusPublisher(Bus.Events));
+}
