@@ -93,7 +93,18 @@ internal sealed partial class StreamConsumer
             var position = _position;
             if (!CanDispatch())
             {
-                if (!await WaitForEventsAsync().ConfigureAwait(false))
+                FlushCommit();
+                if (_storeDirty)
+                {
+                    await FlushStoreAsync().ConfigureAwait(false);
+                }
+
+                if (PrepareIdle())
+                {
+                    await _signal.WaitAsync().ConfigureAwait(false);
+                }
+
+                if (IsDrained())
                 {
                     return;
                 }

@@ -57,6 +57,9 @@ internal sealed class StreamLog
 
     public Lock Lock => _lock;
 
+    /// <summary>Gets how many segments wait in the pool for reuse (for tests).</summary>
+    internal int PooledSegments => _pool.Count;
+
     /// <summary>Gets the offset the next appended event gets.</summary>
     public long Head => Volatile.Read(ref _head);
 
@@ -76,7 +79,7 @@ internal sealed class StreamLog
         StreamConsumer? blocked = null;
         foreach (var group in _groups)
         {
-            if (group.HasRoom(_head, count))
+            if (group.Room.HasRoom(_head, count))
             {
                 continue;
             }
@@ -140,9 +143,12 @@ internal sealed class StreamLog
 
         // The full fence orders the head's write before the reads of the waiting flags (see AsyncSignal).
         Interlocked.MemoryBarrier();
-        foreach (var group in _groups)
+        if (Topic.Pending is not null)
         {
-            group.OnAppended(count);
+            foreach (var group in _groups)
+            {
+                group.OnAppended(count);
+            }
         }
 
         foreach (var cursor in _cursors)
@@ -170,10 +176,26 @@ internal sealed class StreamLog
     /// <summary>Reads the entry at <paramref name="offset"/> (below the head). Returns false when retention trimmed it.</summary>
     public bool TryRead(StreamCursor cursor, long offset, out StreamEntry entry)
     {
+        if (offset < Start)
+        {
+            entry = default;
+            return false;
+        }
+
+        return TryReadInRun(cursor, offset, out entry);
+    }
+
+    /// <summary>
+    /// Reads the entry at <paramref name="offset"/> (below the head) for a reader that checked <see cref="Start"/> at the beginning
+    /// of its run of reads: within the cursor's segment there is no further check (an entry retention trimmed meanwhile is still
+    /// intact, and delivering it loses nothing); moving to another segment checks again. Returns false when retention trimmed it.
+    /// </summary>
+    public bool TryReadInRun(StreamCursor cursor, long offset, out StreamEntry entry)
+    {
         Debug.Assert(offset < Head, "Only published offsets are read.");
         var segment = cursor.Segment;
         var index = offset - segment.Base;
-        if ((ulong)index < SegmentSize && offset >= Start)
+        if ((ulong)index < SegmentSize)
         {
             entry = segment.Entries[index];
             return true;
@@ -187,7 +209,9 @@ internal sealed class StreamLog
                 return false;
             }
 
-            segment = cursor.Segment = Find(offset, cursor.Segment);
+            var left = cursor.Segment;
+            segment = cursor.Segment = Find(offset, left);
+            RecycleIfUnused(left);
             entry = segment.Entries[offset - segment.Base];
             return true;
         }
@@ -209,6 +233,7 @@ internal sealed class StreamLog
         lock (_lock)
         {
             _cursors = Array.FindAll(_cursors, c => c != cursor);
+            RecycleIfUnused(cursor.Segment);
         }
     }
 
@@ -285,6 +310,7 @@ internal sealed class StreamLog
     private Segment AddSegment(long baseOffset)
     {
         var segment = _pool.TryPop(out var reused) ? reused.Reset(baseOffset) : new Segment(baseOffset);
+        segment.Linked = true;
         _last.Next = segment;
         _last = segment;
         if (_options.MaxCount is null && _options.MaxAge is null)
@@ -317,16 +343,31 @@ internal sealed class StreamLog
         {
             var freed = _first;
             _first = freed.Next!;
-            if (Array.Exists(_cursors, c => c.Segment == freed))
-            {
-                continue; // a reader stands on it: leave it to the garbage collector once the reader moves on
-            }
+            freed.Linked = false;
+            RecycleIfUnused(freed); // a reader standing on it recycles it when it moves on
+        }
+    }
 
-            Array.Clear(freed.Entries); // release the messages
-            if (_pool.Count < PoolLimit)
+    /// <summary>Under the lock: clears and pools an unlinked segment once no cursor stands on it.</summary>
+    private void RecycleIfUnused(Segment segment)
+    {
+        if (segment.Linked)
+        {
+            return;
+        }
+
+        foreach (var cursor in _cursors)
+        {
+            if (cursor.Segment == segment)
             {
-                _pool.Push(freed);
+                return;
             }
+        }
+
+        Array.Clear(segment.Entries); // release the messages
+        if (_pool.Count < PoolLimit)
+        {
+            _pool.Push(segment);
         }
     }
 
@@ -418,7 +459,7 @@ internal sealed class StreamLog
     /// <summary>Under the lock: the linked segment that holds <paramref name="offset"/> (the last one for the head).</summary>
     private Segment Find(long offset, Segment? hint)
     {
-        if (hint is { Next: { } next } && next.Base == hint.Base + SegmentSize && offset - next.Base is >= 0 and < SegmentSize && IsLinked(next))
+        if (hint is { Next: { Linked: true } next } && next.Base == hint.Base + SegmentSize && offset - next.Base is >= 0 and < SegmentSize)
         {
             return next;
         }
@@ -432,8 +473,6 @@ internal sealed class StreamLog
         }
     }
 
-    private bool IsLinked(Segment segment) => segment.Base >= _first.Base && segment.Base <= _last.Base && !_pool.Contains(segment);
-
     /// <summary>A fixed block of entries; <see cref="Base"/> is the offset of its first entry.</summary>
     internal sealed class Segment(long baseOffset)
     {
@@ -442,6 +481,9 @@ internal sealed class StreamLog
         public long Base { get; private set; } = baseOffset;
 
         public Segment? Next { get; set; }
+
+        /// <summary>Gets or sets a value indicating whether the segment is in the log's chain (not trimmed, not pooled).</summary>
+        public bool Linked { get; set; } = true;
 
         public Segment Reset(long baseOffset)
         {
