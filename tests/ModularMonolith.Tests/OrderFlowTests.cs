@@ -19,6 +19,7 @@ public sealed class OrderFlowTests
     private const string ConfirmOrder = "ModularMonolith.Orders.ConfirmOrderWhenPaid";
     private const string SendEmailHandler = "ModularMonolith.Notifications.SendEmailHandler";
     private const string CountSentEmails = "ModularMonolith.Scenario.CountSentEmails";
+    private const string UpdateLiveSalesReport = "ModularMonolith.Scenario.UpdateLiveSalesReport";
 
     [Fact]
     public async Task PlaceOrder_InStock_OrderPlacedThenPaidConfirmedAndTheCustomerEmailedTwice()
@@ -32,7 +33,7 @@ public sealed class OrderFlowTests
         result.IsAccepted.Should().BeTrue();
         result.Value.Should().Be(new OrderReceipt(1001, 25.00m));
         harness.Published<OrderPlaced>().Select(c => c.Message).Should().Equal(new OrderPlaced(1001, "alice@example.com", "SKU-MUG", 2, 25.00m, "R-1001"));
-        harness.Handled<OrderPlaced>().Select(c => c.Context.Subscription).Should().BeEquivalentTo([PickStock, CapturePayment, EmailCustomers]);
+        harness.Handled<OrderPlaced>().Select(c => c.Context.Subscription).Should().BeEquivalentTo([PickStock, CapturePayment, EmailCustomers, UpdateLiveSalesReport]);
         harness.Published<PaymentCaptured>().Select(c => c.Message).Should().Equal(new PaymentCaptured(1001, 25.00m, "PAY-1001"));
         harness.Handled<PaymentCaptured>().Select(c => c.Context.Subscription).Should().Equal(ConfirmOrder);
         harness.Published<OrderConfirmed>().Select(c => c.Message).Should().Equal(new OrderConfirmed(1001, "alice@example.com", "PAY-1001"));
@@ -105,7 +106,7 @@ public sealed class OrderFlowTests
     }
 
     [Fact]
-    public async Task ProgramScenario_FiveOrders_FourAcceptedOneRefusedNineEmailsAndTheSnapshotOfTheReadme()
+    public async Task ProgramScenario_EightOrders_SevenAcceptedOneRefusedFifteenEmailsAndTheSnapshotOfTheReadme()
     {
         var (services, harness) = await SampleApp.StartAsync();
         await using var _ = services;
@@ -117,6 +118,9 @@ public sealed class OrderFlowTests
             new(1003, "carol@example.com", "SKU-LAMP", 3, 39.90m),
             new(1004, "dave@example.com", "SKU-BOOK", 1, 18.00m),
             new(1005, "erin@example.com", "SKU-MUG", 4, 12.50m),
+            new(1006, "frank@example.com", "SKU-BOOK", 2, 18.00m), // Program.cs sends the last three after the sales report's rebuild
+            new(1007, "grace@example.com", "SKU-MUG", 1, 12.50m),
+            new(1008, "heidi@example.com", "SKU-LAMP", 1, 39.90m),
         ];
 
         var results = new List<(int OrderId, CommandResult<OrderReceipt> Result)>();
@@ -127,10 +131,10 @@ public sealed class OrderFlowTests
 
         await harness.WaitForIdleAsync();
 
-        results.Where(r => r.Result.IsAccepted).Select(r => r.OrderId).Should().Equal(1001, 1002, 1004, 1005);
+        results.Where(r => r.Result.IsAccepted).Select(r => r.OrderId).Should().Equal(1001, 1002, 1004, 1005, 1006, 1007, 1008);
         var refusal = results.Single(r => !r.Result.IsAccepted);
         (refusal.OrderId, refusal.Result.Rejection!.Code, refusal.Result.Rejection.Reason).Should().Be((1003, "insufficient-stock", "only 1 x SKU-LAMP available, 3 ordered"));
-        harness.Published<EmailSent>().Should().HaveCount(9);
+        harness.Published<EmailSent>().Should().HaveCount(15);
 
         // Each message belongs to the flow of the order it names.
         harness.Published<OrderPlaced>().Should().OnlyContain(c => c.Context.CorrelationId == $"order-{c.Message.OrderId}");
@@ -139,17 +143,23 @@ public sealed class OrderFlowTests
         harness.Published<OrderRejected>().Should().OnlyContain(c => c.Context.CorrelationId == $"order-{c.Message.OrderId}");
         harness.Published<SendEmail>().Should().OnlyContain(c => $"order-{c.Message.Subject.Split(' ', StringSplitOptions.None)[1]}" == c.Context.CorrelationId);
 
+        // OrderPlaced is a stream: the accepted orders have the dense offsets 0 to 6, in the order they were placed.
+        harness.Published<OrderPlaced>().Select(c => (c.Message.OrderId, c.Context.Offset)).Should().Equal(
+            (1001, 0L), (1002, 1L), (1004, 2L), (1005, 3L), (1006, 4L), (1007, 5L), (1008, 6L));
+
         // The figures the sample's README prints (topic, subscription, mode, workers, delivered, succeeded, failed); final at idle.
+        // Consumer groups are not subscriptions: they are not in the snapshot (the README prints them from GetStreamInfo()).
         harness.Control.GetSnapshot()
             .Select(s => $"{s.Topic[(s.Topic.LastIndexOf('.') + 1)..]} | {s.Subscription["ModularMonolith.".Length..]} | {s.Mode} | {s.Workers} | {s.Delivered} | {s.Succeeded} | {s.Failed}")
             .Should().Equal(
-                "EmailSent | Scenario.CountSentEmails | Broadcast | 1 | 9 | 9 | 0",
-                "SendEmail | Notifications.SendEmailHandler | Queue | 3 | 9 | 9 | 0",
-                "OrderConfirmed | Notifications.EmailCustomers | Broadcast | 1 | 4 | 4 | 0",
-                "OrderPlaced | Inventory.PickStockWhenOrderPlaced | Broadcast | 1 | 4 | 4 | 0",
-                "OrderPlaced | Notifications.EmailCustomers | Broadcast | 1 | 4 | 4 | 0",
-                "OrderPlaced | Payments.CapturePaymentWhenOrderPlaced | Broadcast | 1 | 4 | 4 | 0",
+                "EmailSent | Scenario.CountSentEmails | Broadcast | 1 | 15 | 15 | 0",
+                "SendEmail | Notifications.SendEmailHandler | Queue | 3 | 15 | 15 | 0",
+                "OrderConfirmed | Notifications.EmailCustomers | Broadcast | 1 | 7 | 7 | 0",
+                "OrderPlaced | Inventory.PickStockWhenOrderPlaced | Broadcast | 1 | 7 | 7 | 0",
+                "OrderPlaced | Notifications.EmailCustomers | Broadcast | 1 | 7 | 7 | 0",
+                "OrderPlaced | Payments.CapturePaymentWhenOrderPlaced | Broadcast | 1 | 7 | 7 | 0",
+                "OrderPlaced | Scenario.UpdateLiveSalesReport | Broadcast | 1 | 7 | 7 | 0",
                 "OrderRejected | Notifications.EmailCustomers | Broadcast | 1 | 1 | 1 | 0",
-                "PaymentCaptured | Orders.ConfirmOrderWhenPaid | Broadcast | 1 | 4 | 4 | 0");
+                "PaymentCaptured | Orders.ConfirmOrderWhenPaid | Broadcast | 1 | 7 | 7 | 0");
     }
 }

@@ -31,8 +31,10 @@ internal static class SampleApp
         var services = new ServiceCollection();
         Call("ModularMonolith.Orders.OrdersModule", "AddOrdersModule", services);
         Call("ModularMonolith.Inventory.InventoryModule", "AddInventoryModule", services, stock ?? ProgramStock);
+        Call("ModularMonolith.Payments.PaymentsModule", "AddPaymentsModule", services);
         Call("ModularMonolith.Notifications.NotificationsModule", "AddNotificationsModule", services);
         services.AddSingleton(SampleType("ModularMonolith.Scenario.ScenarioProgress"));
+        services.AddSingleton(SampleType("ModularMonolith.Scenario.LiveSalesReport"));
         services.AddEventBus(bus =>
         {
             ConfigureBus(bus);
@@ -64,7 +66,27 @@ internal static class SampleApp
         bus.AddHandlersFromAssemblyContaining<PlaceOrder>(); // Program.cs: AddHandlersFromAssemblyContaining<Program>(), the same assembly
         CallGeneric(bus, nameof(EventBusBuilder.ConfigureSubscription), "ModularMonolith.Notifications.SendEmailHandler",
             (Action<SubscriptionOptions>)(o => { o.Mode = DeliveryMode.Queue; o.Workers = 3; }));
+        bus.AddStream<OrderPlaced>(o => o.MaxCount = 10_000);
         CallGeneric(bus, nameof(EventBusBuilder.UseMiddleware), "ModularMonolith.Scenario.FlowRecorder", ServiceLifetime.Singleton);
+    }
+
+    /// <summary>Resolves the sample's internal service <paramref name="typeName"/> (a full type name).</summary>
+    public static object Resolve(IServiceProvider services, string typeName) => services.GetRequiredService(SampleType(typeName));
+
+    /// <summary>Reads the property <paramref name="property"/> of one of the sample's internal objects.</summary>
+    public static T Get<T>(object target, string property)
+    {
+        var getter = target.GetType().GetProperty(property, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)
+            ?? throw new InvalidOperationException($"The sample's '{target.GetType().FullName}' has no property '{property}'; update the tests to match the sample.");
+        return (T)getter.GetValue(target)!;
+    }
+
+    /// <summary>Calls the <see cref="Task"/>-returning method <paramref name="method"/> of one of the sample's internal objects.</summary>
+    public static Task InvokeAsync(object target, string method, params object[] arguments)
+    {
+        var call = target.GetType().GetMethod(method, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)
+            ?? throw new InvalidOperationException($"The sample's '{target.GetType().FullName}' has no method '{method}'; update the tests to match the sample.");
+        return (Task)call.Invoke(target, arguments)!;
     }
 
     private static Type SampleType(string fullName) =>

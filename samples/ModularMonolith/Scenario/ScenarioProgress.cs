@@ -1,10 +1,10 @@
 namespace ModularMonolith.Scenario;
 
-/// <summary>Signals the end of the demo scenario: completes when the expected number of emails has been sent.</summary>
+/// <summary>Signals the steps of the demo scenario: a wait completes when the expected number of emails has been sent in all.</summary>
 internal sealed class ScenarioProgress
 {
     private readonly Lock _lock = new();
-    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _emailsSent;
     private int _expected = int.MaxValue;
 
@@ -19,18 +19,20 @@ internal sealed class ScenarioProgress
         }
     }
 
-    /// <summary>Waits until <paramref name="expected"/> emails have been sent (counting those already sent).</summary>
+    /// <summary>Waits until <paramref name="expected"/> emails have been sent since the start (counting those already sent). One wait at a time.</summary>
     public Task WaitForEmailsAsync(int expected, TimeSpan timeout)
     {
         lock (_lock)
         {
-            _expected = expected;
             if (_emailsSent >= expected)
             {
-                _done.TrySetResult();
+                return Task.CompletedTask;
             }
-        }
 
-        return _done.Task.WaitAsync(timeout);
+            // A new signal per step: the one of an earlier step has already completed.
+            _expected = expected;
+            _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _done.Task.WaitAsync(timeout);
+        }
     }
 }

@@ -16,3 +16,6 @@ public sealed record OrderRejected(int OrderId, string CustomerEmail, string Rea
 
 /// <summary>Event: an order was paid and is confirmed.</summary>
 public sealed record OrderConfirmed(int OrderId, string CustomerEmail, string PaymentId);
+
+/// <summary>One line of the Orders module's sales report: what was sold of one SKU.</summary>
+public sealed record SalesLine(string Sku, int Orders, int Units, decimal Revenue);
