@@ -47,6 +47,30 @@ public sealed class EventBusTestHarnessTests
     }
 
     [Fact]
+    public async Task WaitForIdleAsync_StreamGroups_WaitsUntilEveryRunningGroupReadEveryEvent()
+    {
+        await using var host = await HarnessHost.StartAsync(b => b
+            .AddStreamGroup<Step3, Step3Handler>("gated", o => o.StartPosition = StreamPosition.First));
+        var harness = host.Harness;
+
+        for (var i = 0; i < 3; i++)
+        {
+            await host.Bus.PublishAsync(new Step3(i));
+        }
+
+        await host.Get<Recorder<Step3Handler, string>>().WaitForCountAsync(1);
+        var idle = harness.WaitForIdleAsync();
+        idle.IsCompleted.Should().BeFalse("the group holds offset 0 at a gate with two more events to read");
+        harness.Pending.Should().Be(3);
+        host.Get<Gate<Step3Handler>>().Open();
+        await idle;
+
+        host.Get<Recorder<Step3Handler, int>>().Items.Should().Equal(0, 1, 2);
+        harness.Handled<Step3>().Select(c => (c.Context.Subscription, c.Context.Offset)).Should().Equal(("gated", 0L), ("gated", 1L), ("gated", 2L));
+        host.Get<IEventStreams>().GetStreamInfo<Step3>().Groups.Single().Lag.Should().Be(0);
+    }
+
+    [Fact]
     public async Task WaitForIdleAsync_IdleBus_CompletesAtOnce()
     {
         await using var host = HarnessHost.Build(b => b.AddEventHandler<Step3, Step3Handler>());

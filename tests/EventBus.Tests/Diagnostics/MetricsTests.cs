@@ -215,6 +215,33 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task StreamGauges_TwoGroupsOneBehind_LagPerGroupAndRetainedPerStream()
+    {
+        await using var bus = Build(b => b.AddStream<Tick>(o => o.MaxCount = 100));
+        using var metrics = new MetricCollector(bus.Services);
+        await bus.Control.StartAsync();
+        for (var i = 0; i < 250; i++)
+        {
+            await bus.Bus.PublishAsync(new Tick(i));
+        }
+
+        var streams = bus.Services.GetRequiredService<IEventStreams>();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var current = await streams.SubscribeAsync<Tick>("current", (_, _, _) => default);
+        await using var behind = await streams.SubscribeAsync<Tick>("behind", async (_, _, _) => await gate.Task, o => o.StartPosition = StreamPosition.First);
+
+        var topic = typeof(Tick).FullName;
+        var tags = $"messaging.destination.name={topic}, messaging.system=eventbus";
+        metrics.Observe(EventBusTelemetry.ConsumerLag).Should().Equal(new Dictionary<string, double>
+        {
+            [$"messaging.consumer.group.name=current, {tags}"] = 0,
+            [$"messaging.consumer.group.name=behind, {tags}"] = 100,
+        });
+        metrics.Observe(EventBusTelemetry.StreamRetained).Should().Equal(new Dictionary<string, double> { [tags] = 100 });
+        gate.SetResult();
+    }
+
+    [Fact]
     public async Task Depth_SevenBufferedBeforeStart_GaugeReadsSevenPerSubscriptionThenZeroOnceDrained()
     {
         await using var bus = Build(b => b
