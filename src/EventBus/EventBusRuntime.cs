@@ -215,7 +215,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
         var chosen = new Dictionary<Type, EventHandlerRegistration>();
         foreach (var registration in _registry.EventHandlers)
         {
-            if (!registration.MessageType.IsAssignableFrom(topic.MessageType))
+            if (!registration.MessageType.IsAssignableFrom(topic.MessageType) || IsGroupHandler(registration))
             {
                 continue;
             }
@@ -235,6 +235,10 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
             .Select(r => CreateSubscription(topic, r.HandlerType, r.CreateInvoker(new InvokerContext(_services, r.HandlerType, r.Lifetime, MiddlewareFor(topic.MessageType))), DeliveryMode.Broadcast))
             .ToArray();
     }
+
+    /// <summary>A handler registered as a consumer group's handler of an event type is not also a subscription of it (e.g. when a scan finds it).</summary>
+    private bool IsGroupHandler(EventHandlerRegistration registration) =>
+        _registry.StreamGroups.Exists(g => g.HandlerType == registration.HandlerType && g.EventType == registration.MessageType);
 
     private Subscription CreateSubscription(Topic topic, Type handlerType, HandlerInvoker invoker, DeliveryMode defaultMode)
     {

@@ -22,7 +22,17 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
         foreach (var topic in Topics.Where(t => !t.IsCommand))
         {
             var topicId = Id("t", topic.MessageType);
-            Add(nodes, topic.MessageType, topicId, topic.IsPolymorphic ? $"{topicId}[/\"{Label(topic.MessageType)} (and derived)\"/]" : $"{topicId}([\"{Label(topic.MessageType)}\"])");
+            Add(nodes, topic.MessageType, topicId, topic.IsPolymorphic ? $"{topicId}[/\"{Label(topic.MessageType)} (and derived)\"/]"
+                : topic.IsStream ? $"{topicId}[(\"{Label(topic.MessageType)} stream\")]"
+                : $"{topicId}([\"{Label(topic.MessageType)}\"])");
+            foreach (var group in topic.Groups ?? [])
+            {
+                var handlerId = Id("h", group.HandlerType);
+                Add(nodes, group.HandlerType, handlerId, $"{handlerId}[\"{Label(group.HandlerType)}\"]");
+                var mode = group.Workers > 1 ? $"group {group.Group}, key-ordered x{group.Workers}" : $"group {group.Group}";
+                edges.Add($"  {topicId} -->|{mode.Replace("\"", "'", StringComparison.Ordinal).Replace("|", "/", StringComparison.Ordinal)}| {handlerId}");
+            }
+
             foreach (var subscription in topic.Subscriptions)
             {
                 var handlerId = Id("h", subscription.HandlerType);
@@ -97,7 +107,18 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
 /// <param name="IsCommand">Whether this is the queue of an enqueued command.</param>
 /// <param name="IsPolymorphic">Whether the type is an interface or base type whose handlers also receive derived messages (each concrete type gets a topic of its own on first publish).</param>
 /// <param name="Subscriptions">The subscriptions, ordered by name.</param>
-public sealed record TopicDescription(string Name, Type MessageType, bool IsCommand, bool IsPolymorphic, IReadOnlyList<SubscriptionDescription> Subscriptions);
+/// <param name="IsStream">Whether the topic keeps its events in a stream.</param>
+/// <param name="Groups">The consumer groups registered on the stream with the builder, ordered by name (groups started at run time are
+/// listed by <see cref="IEventStreams.GetStreamInfo{TEvent}"/>).</param>
+public sealed record TopicDescription(string Name, Type MessageType, bool IsCommand, bool IsPolymorphic, IReadOnlyList<SubscriptionDescription> Subscriptions, bool IsStream = false, IReadOnlyList<ConsumerGroupDescription>? Groups = null);
+
+/// <summary>A consumer group registered on a stream.</summary>
+/// <param name="Group">The group name.</param>
+/// <param name="HandlerType">The handler type.</param>
+/// <param name="Workers">The number of workers (more than one: key-ordered).</param>
+/// <param name="Capacity">The backlog limit.</param>
+/// <param name="StartPosition">Where the group starts when it has no committed offset.</param>
+public sealed record ConsumerGroupDescription(string Group, Type HandlerType, int Workers, int Capacity, StreamPosition StartPosition);
 
 /// <summary>One subscription: a handler on a topic, with its effective options.</summary>
 /// <param name="Name">The subscription name (the handler type's full name).</param>

@@ -67,10 +67,17 @@ internal sealed partial class EventBusRuntime
         }
     }
 
+    private List<ConsumerGroupDescription> DescribeRegisteredGroups(Type eventType) =>
+        _registry.StreamGroups.Where(g => g.EventType == eventType)
+            .Select(g => new ConsumerGroupDescription(g.Group, g.HandlerType, g.Options.Workers, g.Options.Capacity ?? Options.DefaultCapacity, g.Options.StartPosition))
+            .OrderBy(g => g.Group, StringComparer.Ordinal)
+            .ToList();
+
     public BusTopology DescribeTopology()
     {
         var topics = _topicsByType.Values
-            .Select(t => new TopicDescription(t.Name, t.MessageType, t.IsCommand, false, t.Subscriptions.Select(s => s.Describe()).OrderBy(s => s.Name, StringComparer.Ordinal).ToList()))
+            .Select(t => new TopicDescription(t.Name, t.MessageType, t.IsCommand, false, t.Subscriptions.Select(s => s.Describe()).OrderBy(s => s.Name, StringComparer.Ordinal).ToList(),
+                t.Log is not null, t.Log is null ? null : DescribeRegisteredGroups(t.MessageType)))
             .ToList();
 
         // Handlers of interfaces and base types: described under that type, with the options they resolve to.

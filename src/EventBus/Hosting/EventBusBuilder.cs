@@ -249,7 +249,8 @@ public sealed class EventBusBuilder
     /// <summary>
     /// Adds the consumer group <paramref name="group"/> on the stream of <typeparamref name="TEvent"/> (declared as a stream if it
     /// was not), handled by <typeparamref name="THandler"/>. The group starts with the bus, from its committed offset or from
-    /// <see cref="ConsumerGroupOptions.StartPosition"/> the first time, and reads every event in offset order.
+    /// <see cref="ConsumerGroupOptions.StartPosition"/> the first time, and reads every event in offset order. The handler is then
+    /// not also a subscription of <typeparamref name="TEvent"/>, even when an assembly scan finds it.
     /// </summary>
     /// <typeparam name="TEvent">The concrete event type.</typeparam>
     /// <typeparam name="THandler">The handler type, resolved per delivery like any handler (with the middleware pipeline).</typeparam>

@@ -189,11 +189,12 @@ internal sealed partial class StreamConsumer
                     return;
                 }
 
-                LeavePending(1);
                 if (_settings.CommitMode != CommitMode.BeforeHandling)
                 {
                     Complete(offset);
                 }
+
+                LeavePending(1); // after the commit
             }
 
             if (_stopRequested || _abandoned || _fault is not null)

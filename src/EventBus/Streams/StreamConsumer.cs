@@ -380,11 +380,12 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
                 position++;
                 Volatile.Write(ref _position, position);
-                LeavePending(1);
                 if (_settings.CommitMode == CommitMode.AfterHandling && ShouldCommit(position))
                 {
                     CommitCore(position);
                 }
+
+                LeavePending(1); // after the commit: whoever waits for the bus to be idle sees it committed
 
                 if (_storeDirty)
                 {

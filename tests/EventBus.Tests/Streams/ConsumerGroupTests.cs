@@ -330,6 +330,44 @@ public sealed class ConsumerGroupTests
     }
 
     [Fact]
+    public async Task RegisteredGroup_HandlerAlsoRegisteredAsAnEventHandler_IsOnlyTheGroupAndHandlesEachEventOnce()
+    {
+        await using var bus = await TestBus.StartAsync(b => b
+            .AddEventHandler<Reading, StreamLogTests.OffsetRecorder>(ServiceLifetime.Singleton) // what an assembly scan registers
+            .AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("only-group", o => o.StartPosition = StreamPosition.First, ServiceLifetime.Singleton));
+        await bus.PublishReadingsAsync(0, 5);
+
+        var recorder = bus.Services.GetRequiredService<StreamLogTests.OffsetRecorder>();
+        await Wait.UntilAsync(() => bus.Streams().GetStreamInfo<Reading>().Groups.Single().CommittedOffset == 5, "the group handled all five");
+        recorder.Log.Offsets.Should().Equal(0, 1, 2, 3, 4);
+        bus.Control.GetSnapshot().Should().BeEmpty("the handler is the group's, not also a subscription");
+    }
+
+    [Fact]
+    public async Task Topology_RegisteredGroups_AreDescribedAndDrawnOnTheStream()
+    {
+        await using var bus = TestBus.Build(b => b
+            .AddStream<Reading>(o => o.MaxCount = 10)
+            .AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("projection", o => o.StartPosition = StreamPosition.First)
+            .AddStreamGroup<Reading, KeyedRecorder>("keyed", o => o.Workers = 4));
+
+        var topic = bus.Control.DescribeTopology().Topics.Single();
+        topic.IsStream.Should().BeTrue();
+        topic.Groups!.Select(g => (g.Group, g.HandlerType, g.Workers, g.StartPosition)).Should().Equal(
+            ("keyed", typeof(KeyedRecorder), 4, StreamPosition.Next),
+            ("projection", typeof(StreamLogTests.OffsetRecorder), 1, StreamPosition.First));
+        var mermaid = bus.Control.DescribeTopology().ToMermaid();
+        mermaid.Should().Contain("t_EventBus_Tests_Streams_Reading[(\"Reading stream\")]")
+            .And.Contain("t_EventBus_Tests_Streams_Reading -->|group keyed, key-ordered x4| h_EventBus_Tests_Streams_ConsumerGroupTests_KeyedRecorder")
+            .And.Contain("t_EventBus_Tests_Streams_Reading -->|group projection| h_EventBus_Tests_Streams_StreamLogTests_OffsetRecorder");
+    }
+
+    public sealed class KeyedRecorder : IEventHandler<Reading>
+    {
+        public ValueTask HandleAsync(Reading message, MessageContext context, CancellationToken cancellationToken) => default;
+    }
+
+    [Fact]
     public async Task Subscribe_BeforeTheBusStarts_WorkersStartWithTheBus()
     {
         await using var bus = TestBus.Build(b => b.AddStream<Reading>(o => o.MaxCount = 100));
