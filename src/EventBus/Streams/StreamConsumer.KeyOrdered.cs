@@ -46,8 +46,34 @@ internal sealed partial class StreamConsumer
         }
     }
 
-    /// <summary>Whether the dispatcher can hand out the next event: one is published and the completion window has room.</summary>
-    private bool CanDispatch() => _queues is not null && _position < _log.Head && _position - Volatile.Read(ref _low) < _done!.Length;
+    /// <summary>Whether the reader can take the event at <paramref name="position"/>: it is published and (key-ordered) the completion window has room.</summary>
+    private bool CanRead(long position, long head) => position < head && (_queues is null || position - Volatile.Read(ref _low) < _done!.Length);
+
+    /// <summary>Moves the reading position (and, key-ordered, the lowest incomplete offset with it: nothing is in flight).</summary>
+    private void MoveTo(long position)
+    {
+        if (_queues is null)
+        {
+            Volatile.Write(ref _position, position);
+            return;
+        }
+
+        lock (_completionLock)
+        {
+            Volatile.Write(ref _position, position);
+            Volatile.Write(ref _low, position);
+        }
+    }
+
+    /// <summary>Hands one event to the worker of its partition key (events without a key: spread by offset).</summary>
+    private void Dispatch(in StreamEntry entry, long position)
+    {
+        var queues = _queues!;
+        var key = entry.Context.PartitionKey;
+        var worker = key is null ? (int)(position % queues.Length) : (int)(StableHash(key) % (uint)queues.Length);
+        Volatile.Write(ref _position, position + 1);
+        queues[worker].Writer.TryWrite(entry);
+    }
 
     private void WakeWorkers()
     {
@@ -65,7 +91,7 @@ internal sealed partial class StreamConsumer
 
         try
         {
-            await DispatchAsync().ConfigureAwait(false);
+            await ReadAsync(worker: null).ConfigureAwait(false);
         }
         finally
         {
@@ -75,72 +101,6 @@ internal sealed partial class StreamConsumer
             }
 
             await Task.WhenAll(workers).ConfigureAwait(false);
-        }
-    }
-
-    private async Task DispatchAsync()
-    {
-        var cursor = _cursor!;
-        var queues = _queues!;
-        while (!_stopRequested && !_abandoned && _fault is null)
-        {
-            if (Volatile.Read(ref _seek) is not null)
-            {
-                await ApplySeekAsync().ConfigureAwait(false);
-                continue;
-            }
-
-            var position = _position;
-            if (!CanDispatch())
-            {
-                FlushCommit();
-                if (_storeDirty)
-                {
-                    await FlushStoreAsync().ConfigureAwait(false);
-                }
-
-                if (PrepareIdle())
-                {
-                    await _signal.WaitAsync().ConfigureAwait(false);
-                }
-
-                if (IsDrained())
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            if (!_log.TryRead(cursor, position, out var entry))
-            {
-                // Trimmed before it was read: once what was handed out is completed, jump to the oldest retained event.
-                if (HasInFlight())
-                {
-                    await WaitForCompletionsAsync().ConfigureAwait(false);
-                    continue;
-                }
-
-                var start = _log.Start;
-                ReportSkipped(position, start - position, "trimmed by retention before the group read them", leavePending: true);
-                lock (_completionLock)
-                {
-                    Volatile.Write(ref _position, start);
-                    Volatile.Write(ref _low, start);
-                }
-
-                CommitCore(start);
-                continue;
-            }
-
-            var key = entry.Context.PartitionKey;
-            var worker = key is null ? (int)(position % queues.Length) : (int)(StableHash(key) % (uint)queues.Length);
-            Volatile.Write(ref _position, position + 1);
-            queues[worker].Writer.TryWrite(entry);
-            if (_storeDirty)
-            {
-                await FlushStoreAsync().ConfigureAwait(false);
-            }
         }
     }
 

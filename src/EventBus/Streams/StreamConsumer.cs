@@ -291,7 +291,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         {
             if (_workers.Length == 1)
             {
-                await RunExclusiveAsync(_workers[0]).ConfigureAwait(false);
+                await ReadAsync(_workers[0]).ConfigureAwait(false);
             }
             else
             {
@@ -314,12 +314,16 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         }
     }
 
-    /// <summary>One worker, every event in offset order.</summary>
+    /// <summary>
+    /// The group's reading loop: with one worker (<paramref name="worker"/>) it handles every event in offset order itself; with
+    /// key-ordered workers (<paramref name="worker"/> null) it hands each event to the worker of its key.
+    /// </summary>
     /// <remarks>
     /// Reads in runs: the head and the retained start are read once per run, and a run ends early when a handler completes
-    /// asynchronously (time passed: retention may have moved) or when a stop, a seek or a fault asks for attention.
+    /// asynchronously (time passed: retention may have moved) or when a stop, a seek or a fault asks for attention. Going idle
+    /// awaits the group's signal here, in this loop's state machine, which lives as long as the group: waiting allocates nothing.
     /// </remarks>
-    private async Task RunExclusiveAsync(WorkerState worker)
+    private async Task ReadAsync(WorkerState? worker)
     {
         var cursor = _cursor!;
         while (!_stopRequested && !_abandoned && _fault is null)
@@ -332,8 +336,10 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
             var position = _position;
             var head = _log.Head;
-            if (position >= head)
+            if (!CanRead(position, head))
             {
+                // Caught up (or the key-ordered window is full): commit what was handled, so that publishers held back by the
+                // backlog go on, then wait.
                 FlushCommit();
                 if (_storeDirty)
                 {
@@ -355,38 +361,54 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
             if (position < _log.Start)
             {
-                SkipTrimmed(position);
+                if (HasInFlight())
+                {
+                    await WaitForCompletionsAsync().ConfigureAwait(false); // jump only once what was handed out is completed
+                }
+                else
+                {
+                    SkipTrimmed(position);
+                }
+
                 continue;
             }
 
-            while (position < head)
+            while (CanRead(position, head))
             {
                 if (!_log.TryReadInRun(cursor, position, out var entry))
                 {
                     break; // trimmed on the way to the next segment: the outer loop reports the skip
                 }
 
-                if (_settings.CommitMode == CommitMode.BeforeHandling)
+                var synchronous = true;
+                if (worker is null)
                 {
-                    CommitCore(position + 1);
+                    Dispatch(entry, position);
                 }
-
-                var handled = ProcessAsync(worker, entry);
-                var synchronous = handled.IsCompletedSuccessfully;
-                if (!(synchronous ? handled.Result : await handled.ConfigureAwait(false)))
+                else
                 {
-                    return; // the group stops on this event (failure policy Stop, or the bus abandoned it)
+                    if (_settings.CommitMode == CommitMode.BeforeHandling)
+                    {
+                        CommitCore(position + 1);
+                    }
+
+                    var handled = ProcessAsync(worker, entry);
+                    synchronous = handled.IsCompletedSuccessfully;
+                    if (!(synchronous ? handled.Result : await handled.ConfigureAwait(false)))
+                    {
+                        return; // the group stops on this event (failure policy Stop, or the bus abandoned it)
+                    }
+
+                    Volatile.Write(ref _position, position + 1);
+                    if (_settings.CommitMode == CommitMode.AfterHandling && ShouldCommit(position + 1))
+                    {
+                        CommitCore(position + 1);
+                    }
+
+                    LeavePending(1); // after the commit: whoever waits for the bus to be idle sees it committed
                 }
 
                 position++;
-                Volatile.Write(ref _position, position);
-                if (_settings.CommitMode == CommitMode.AfterHandling && ShouldCommit(position))
-                {
-                    CommitCore(position);
-                }
-
-                LeavePending(1); // after the commit: whoever waits for the bus to be idle sees it committed
-
                 if (_storeDirty)
                 {
                     await FlushStoreAsync().ConfigureAwait(false);
@@ -405,7 +427,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     {
         var start = _log.Start;
         ReportSkipped(position, start - position, "trimmed by retention before the group read them", leavePending: true);
-        Volatile.Write(ref _position, start);
+        MoveTo(start);
         if (_committed < start)
         {
             CommitCore(start);
@@ -431,7 +453,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     /// <summary>Whether the group is done: the stream is completed (the bus stops) and everything published was read.</summary>
     private bool IsDrained() => _log.IsCompleted && Volatile.Read(ref _seek) is null && _position >= _log.Head;
 
-    private bool HasWork() => _position < _log.Head || _stopRequested || _abandoned || _fault is not null || Volatile.Read(ref _seek) is not null || CanDispatch();
+    private bool HasWork() => CanRead(_position, _log.Head) || _stopRequested || _abandoned || _fault is not null || Volatile.Read(ref _seek) is not null;
 
     private bool ShouldCommit(long offset)
     {
