@@ -6,8 +6,13 @@ namespace EventBus.Benchmarks;
 /// Baseline: four bounded channels (capacity 1024), each fed every event, each drained by its own reader loop.
 /// Target (issue 6): the bus at least twice as fast as the baseline (Ratio at most 0.50), 0 B per event. The baseline is
 /// noisy (readers that keep up make every write wake one); compare medians of several launches (<c>--launchCount 3</c>).
+/// <c>EventBus_Publish</c>: four subscriptions (a buffer each). <c>EventBus_StreamGroups</c>: one stream topic (no retention limit:
+/// an event is kept until every group committed past it) read by four exclusive consumer groups (one worker each, singleton
+/// handlers, default options: capacity 1024 like the channels, commit after every event): the event is appended once to the
+/// shared log and each group reads it with its own cursor.
 /// </summary>
 [MemoryDiagnoser]
+[BenchmarkCategory("W2", "Streams")]
 public class BroadcastFourHandlers()
     : EventWorkload(N, new BroadcastHandler1(), new BroadcastHandler2(), new BroadcastHandler3(), new BroadcastHandler4())
 {
@@ -31,6 +36,17 @@ public class BroadcastFourHandlers()
     [GlobalCleanup(Target = nameof(EventBus_Publish))]
     public Task CleanupEventBus() => StopBusAsync();
 
+    [GlobalSetup(Target = nameof(EventBus_StreamGroups))]
+    public Task SetupStreamGroups() =>
+        StartBusAsync(bus => bus
+            .AddStreamGroup<BenchEvent, BroadcastHandler1>("group-1", lifetime: ServiceLifetime.Singleton)
+            .AddStreamGroup<BenchEvent, BroadcastHandler2>("group-2", lifetime: ServiceLifetime.Singleton)
+            .AddStreamGroup<BenchEvent, BroadcastHandler3>("group-3", lifetime: ServiceLifetime.Singleton)
+            .AddStreamGroup<BenchEvent, BroadcastHandler4>("group-4", lifetime: ServiceLifetime.Singleton));
+
+    [GlobalCleanup(Target = nameof(EventBus_StreamGroups))]
+    public Task CleanupStreamGroups() => StopBusAsync();
+
     // The only row with a loop of its own: every event is written to each of the four channels in turn.
     [Benchmark(Baseline = true, OperationsPerInvoke = N)]
     public async Task RawChannels_Baseline()
@@ -50,4 +66,7 @@ public class BroadcastFourHandlers()
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task EventBus_Publish() => PublishBatchAsync(new BusPublisher(Bus.Events));
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task EventBus_StreamGroups() => PublishBatchAsync(new BusPublisher(Bus.Events));
 }

@@ -6,8 +6,11 @@ namespace EventBus.Benchmarks;
 /// Baseline: a bounded <see cref="System.Threading.Channels.Channel{T}"/> (capacity 1024, as the bus's default buffer) and
 /// one reader loop calling the handler directly. Target (issue 6): the bus at least 50% of the baseline's throughput
 /// (Ratio at most 2.00), 0 B per event.
+/// <c>EventBus_StreamGroup</c>: the same on a stream (streams issue): the event is appended to the topic's log and one exclusive
+/// consumer group (one worker, singleton handler, default options: capacity 1024, commit after every event) reads it back.
 /// </summary>
 [MemoryDiagnoser]
+[BenchmarkCategory("W1", "Streams")]
 public class PublishOneHandler() : EventWorkload(N, new SingleHandler())
 {
     /// <summary>Events per invocation.</summary>
@@ -25,9 +28,19 @@ public class PublishOneHandler() : EventWorkload(N, new SingleHandler())
     [GlobalCleanup(Target = nameof(EventBus_Publish))]
     public Task CleanupEventBus() => StopBusAsync();
 
+    [GlobalSetup(Target = nameof(EventBus_StreamGroup))]
+    public Task SetupStreamGroup() =>
+        StartBusAsync(bus => bus.AddStreamGroup<BenchEvent, SingleHandler>("group", lifetime: ServiceLifetime.Singleton));
+
+    [GlobalCleanup(Target = nameof(EventBus_StreamGroup))]
+    public Task CleanupStreamGroup() => StopBusAsync();
+
     [Benchmark(Baseline = true, OperationsPerInvoke = N)]
     public Task RawChannel_Baseline() => PublishBatchAsync(new ChannelPublisher(RawWriter(0)));
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task EventBus_Publish() => PublishBatchAsync(new BusPublisher(Bus.Events));
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task EventBus_StreamGroup() => PublishBatchAsync(new BusPublisher(Bus.Events));
 }
