@@ -36,7 +36,8 @@ internal sealed class StreamLog
     private readonly Dictionary<string, StoppedGroup> _stoppedGroups = [];
     private Segment _first;
     private Segment _last;
-    private long _head;
+    private long _head; // published to lock-free readers by Publish
+    private long _next; // the writers' head, under the lock (equal to _head outside an append)
     private long _start;
     private StreamConsumer[] _groups = [];
     private StreamCursor[] _cursors = [];
@@ -79,7 +80,7 @@ internal sealed class StreamLog
         StreamConsumer? blocked = null;
         foreach (var group in _groups)
         {
-            if (group.Room.HasRoom(_head, count))
+            if (group.Room.HasRoom(_next, count))
             {
                 continue;
             }
@@ -111,7 +112,7 @@ internal sealed class StreamLog
     public MessageContext Append(object message, in MessageContext context)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Appends happen under the topic lock.");
-        var offset = _head;
+        var offset = _next;
         var segment = _last;
         var index = (int)(offset - segment.Base);
         if (index == SegmentSize)
@@ -122,11 +123,7 @@ internal sealed class StreamLog
 
         var stamped = context.WithOffset(offset);
         segment.Entries[index] = new StreamEntry(message, stamped);
-        _head = offset + 1; // published to readers by Publish
-        if (_options.MaxCount is { } maxCount && _head - maxCount > _start)
-        {
-            MoveStart(_head - maxCount);
-        }
+        _next = offset + 1;
 
         if (_options.MaxAge is not null)
         {
@@ -139,7 +136,11 @@ internal sealed class StreamLog
     /// <summary>Under the lock, after appending: makes the new events visible and wakes the readers waiting for them.</summary>
     public void Publish(int count)
     {
-        Volatile.Write(ref _head, _head);
+        Volatile.Write(ref _head, _next);
+        if (_options.MaxCount is { } maxCount && _next - maxCount > _start)
+        {
+            MoveStart(_next - maxCount); // after the head: readers never see the start beyond it
+        }
 
         // The full fence orders the head's write before the reads of the waiting flags (see AsyncSignal).
         Interlocked.MemoryBarrier();
@@ -244,10 +245,10 @@ internal sealed class StreamLog
         return position.Kind switch
         {
             StreamPositionKind.First => _start,
-            StreamPositionKind.Last => Math.Max(_start, _head - 1),
-            StreamPositionKind.Offset => Math.Clamp(position.Offset, _start, _head),
+            StreamPositionKind.Last => Math.Max(_start, _next - 1),
+            StreamPositionKind.Offset => Math.Clamp(position.Offset, _start, _next),
             StreamPositionKind.Timestamp => FindTimestamp(position.Timestamp.UtcTicks),
-            _ => _head,
+            _ => _next,
         };
     }
 
@@ -282,10 +283,10 @@ internal sealed class StreamLog
         lock (_lock)
         {
             var groups = _groups.Select(g => g.GetInfo())
-                .Concat(_stoppedGroups.Select(s => new ConsumerGroupInfo(Topic.Name, s.Key, s.Value.Committed, s.Value.Committed, _head, 0, IsRunning: false)))
+                .Concat(_stoppedGroups.Select(s => new ConsumerGroupInfo(Topic.Name, s.Key, s.Value.Committed, s.Value.Committed, _next, 0, IsRunning: false)))
                 .OrderBy(g => g.Group, StringComparer.Ordinal)
                 .ToList();
-            return new StreamInfo(Topic.Name, _start, _head, groups);
+            return new StreamInfo(Topic.Name, _start, _next, groups);
         }
     }
 
@@ -297,7 +298,7 @@ internal sealed class StreamLog
         {
             for (var segment = _first; segment is not null; segment = segment.Next)
             {
-                for (var offset = Math.Max(from, Math.Max(segment.Base, _start)); offset < Math.Min(segment.Base + SegmentSize, _head); offset++)
+                for (var offset = Math.Max(from, Math.Max(segment.Base, _start)); offset < Math.Min(segment.Base + SegmentSize, _next); offset++)
                 {
                     entries.Add(segment.Entries[offset - segment.Base]);
                 }
@@ -316,7 +317,7 @@ internal sealed class StreamLog
         if (_options.MaxCount is null && _options.MaxAge is null)
         {
             // No retention: keep what some group still needs (a stopped group: up to its capacity), nothing more.
-            var floor = _head;
+            var floor = _next;
             foreach (var group in _groups)
             {
                 floor = Math.Min(floor, group.Committed);
@@ -324,7 +325,7 @@ internal sealed class StreamLog
 
             foreach (var stopped in _stoppedGroups.Values)
             {
-                floor = Math.Min(floor, Math.Max(stopped.Committed, _head - stopped.Capacity));
+                floor = Math.Min(floor, Math.Max(stopped.Committed, _next - stopped.Capacity));
             }
 
             if (floor > _start)
@@ -386,7 +387,7 @@ internal sealed class StreamLog
         var cutoff = nowTicks - _options.MaxAge!.Value.Ticks;
         var start = _start;
         var segment = Find(start, null);
-        while (start < _head)
+        while (start < _next)
         {
             if (start - segment.Base == SegmentSize)
             {
@@ -426,7 +427,7 @@ internal sealed class StreamLog
             }
 
             TrimExpired(_time.GetUtcNow().UtcTicks);
-            if (_start < _head)
+            if (_start < _next)
             {
                 var oldest = Find(_start, null);
                 ArmAgeTimer(oldest.Entries[_start - oldest.Base].Context.TimestampTicks);
@@ -439,12 +440,12 @@ internal sealed class StreamLog
         // Timestamps grow with offsets (up to publishers racing by microseconds): the first event at or after the time.
         for (var segment = Find(_start, null); segment is not null; segment = segment.Next)
         {
-            if (segment.Next is not null && segment.Next.Base < _head && segment.Next.Entries[0].Context.TimestampTicks < ticks)
+            if (segment.Next is not null && segment.Next.Base < _next && segment.Next.Entries[0].Context.TimestampTicks < ticks)
             {
                 continue; // every event of this segment is older
             }
 
-            for (var offset = Math.Max(segment.Base, _start); offset < Math.Min(segment.Base + SegmentSize, _head); offset++)
+            for (var offset = Math.Max(segment.Base, _start); offset < Math.Min(segment.Base + SegmentSize, _next); offset++)
             {
                 if (segment.Entries[offset - segment.Base].Context.TimestampTicks >= ticks)
                 {
@@ -453,7 +454,7 @@ internal sealed class StreamLog
             }
         }
 
-        return _head;
+        return _next;
     }
 
     /// <summary>Under the lock: the linked segment that holds <paramref name="offset"/> (the last one for the head).</summary>
