@@ -82,6 +82,18 @@ internal sealed partial class EventBusRuntime
         Metrics.Dispose();
     }
 
+    /// <summary>
+    /// Whether an attempt failed because the bus is going down rather than because of the handler: its handlers were cancelled by
+    /// the stop, or the container is already disposed (it disposes its services, the bus among them, after it stopped creating
+    /// scopes, so a delivery can start in between). Such a message is reported unfinished, not failed or dead-lettered.
+    /// </summary>
+    internal bool IsStopFailure(Exception? exception) => exception switch
+    {
+        OperationCanceledException => _handlerCancellation.IsCancellationRequested,
+        ObjectDisposedException disposed => disposed.ObjectName == nameof(IServiceProvider),
+        _ => false,
+    };
+
     internal void AddUnfinished(UndeliveredMessage message)
     {
         lock (_unfinished)

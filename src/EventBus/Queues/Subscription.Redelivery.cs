@@ -35,7 +35,7 @@ internal sealed partial class Subscription
         Count(_metrics.Failed, 1);
         Count(_metrics.DeadLettered, 1);
         var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
-        if (failure.Exception is OperationCanceledException && _bus.HandlerCancellation.IsCancellationRequested)
+        if (_bus.IsStopFailure(failure.Exception))
         {
             // Cancelled by the stop, not failed by the handler: the stop report lists it; it is not dead-lettered.
             _bus.AddUnfinished(Report(message, context, UndeliveredReason.CancelledByStop, failure.Exception));

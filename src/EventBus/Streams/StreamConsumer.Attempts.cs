@@ -75,9 +75,9 @@ internal sealed partial class StreamConsumer
             _pending?.Failed?.Invoke(entry.Message, context, failure.Exception);
             var now = _bus.TimeProvider.GetUtcNow();
             firstFailure ??= now;
-            if (failure.Exception is OperationCanceledException && _bus.HandlerCancellation.IsCancellationRequested)
+            if (_bus.IsStopFailure(failure.Exception))
             {
-                return false; // cancelled by the stop of the bus: not handled, not committed
+                return false; // cut short by the stop of the bus: not handled, not committed
             }
 
             if (failure.Kind == SettlementKind.DeadLetter || attempt >= _settings.Redelivery.MaxDeliveries)
