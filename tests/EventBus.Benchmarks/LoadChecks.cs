@@ -10,18 +10,34 @@ namespace EventBus.Benchmarks;
 /// </summary>
 public static class LoadChecks
 {
-    /// <summary>Publishes 10 million events through broadcast-4 with default settings and prints the heap and working set every million.</summary>
+    /// <summary>
+    /// Publishes 10 million events through broadcast-4 with default settings (four subscriptions, or with <paramref name="stream"/>
+    /// a stream retaining the newest million read by four consumer groups) and prints the heap and working set every million.
+    /// </summary>
+    /// <param name="stream">Whether to run the stream variant.</param>
     /// <returns>A task that completes when every event was delivered to all four handlers.</returns>
-    public static async Task ScaleAsync()
+    public static async Task ScaleAsync(bool stream)
     {
         const long Total = 10_000_000;
         var counter = new DeliveryCount();
         var services = new ServiceCollection().AddSingleton(counter);
-        services.AddEventBus(b => b
-            .AddEventHandler<ScaleEvent, Counting<First>>(ServiceLifetime.Singleton)
-            .AddEventHandler<ScaleEvent, Counting<Second>>(ServiceLifetime.Singleton)
-            .AddEventHandler<ScaleEvent, Counting<Third>>(ServiceLifetime.Singleton)
-            .AddEventHandler<ScaleEvent, Counting<Fourth>>(ServiceLifetime.Singleton));
+        services.AddEventBus(b =>
+        {
+            if (stream)
+            {
+                b.AddStream<ScaleEvent>(o => o.MaxCount = 1_000_000)
+                    .AddStreamGroup<ScaleEvent, Counting<First>>("first", lifetime: ServiceLifetime.Singleton)
+                    .AddStreamGroup<ScaleEvent, Counting<Second>>("second", lifetime: ServiceLifetime.Singleton)
+                    .AddStreamGroup<ScaleEvent, Counting<Third>>("third", lifetime: ServiceLifetime.Singleton)
+                    .AddStreamGroup<ScaleEvent, Counting<Fourth>>("fourth", lifetime: ServiceLifetime.Singleton);
+                return;
+            }
+
+            b.AddEventHandler<ScaleEvent, Counting<First>>(ServiceLifetime.Singleton)
+                .AddEventHandler<ScaleEvent, Counting<Second>>(ServiceLifetime.Singleton)
+                .AddEventHandler<ScaleEvent, Counting<Third>>(ServiceLifetime.Singleton)
+                .AddEventHandler<ScaleEvent, Counting<Fourth>>(ServiceLifetime.Singleton);
+        });
         await using var provider = services.BuildServiceProvider();
         await provider.GetRequiredService<IEventBusControl>().StartAsync();
         var bus = provider.GetRequiredService<IEventBus>();
@@ -44,6 +60,11 @@ public static class LoadChecks
 
         await counter.WaitForAsync(Total * 4);
         process.Refresh();
+        if (stream)
+        {
+            Console.WriteLine($"stream retains {provider.GetRequiredService<IEventStreams>().GetStreamInfo<ScaleEvent>().RetainedCount:N0} events");
+        }
+
         Console.WriteLine($"{Total:N0} events x 4 subscribers delivered in {watch.Elapsed.TotalSeconds:F1} s ({Total / watch.Elapsed.TotalSeconds / 1e6:F2} M events/s); peak heap {peakHeap / 1048576.0:F1} MiB, peak working set {process.PeakWorkingSet64 / 1048576.0:F1} MiB");
     }
 

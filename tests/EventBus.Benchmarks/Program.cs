@@ -3,11 +3,11 @@ using EventBus.Benchmarks;
 
 // Runs the benchmarks picked by the command line (BenchmarkDotNet's switcher: --filter, --job, --list, ...).
 // See docs/benchmarks.md for the commands. EVENTBUS_BENCH_QUICK=1 selects the quick job; a --job argument wins over it.
-// "scale" and "latency" run the two load checks of issue 6 that are not BenchmarkDotNet rows (LoadChecks.cs).
+// "scale" (or "scale stream") and "latency" run the load checks that are not BenchmarkDotNet rows (LoadChecks.cs).
 switch (args.FirstOrDefault())
 {
     case "scale":
-        await LoadChecks.ScaleAsync();
+        await LoadChecks.ScaleAsync(stream: args.Skip(1).FirstOrDefault() == "stream");
         break;
     case "latency":
         await LoadChecks.LatencyAsync();

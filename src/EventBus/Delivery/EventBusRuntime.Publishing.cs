@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 
 namespace EventBus;
@@ -51,36 +52,116 @@ internal sealed partial class EventBusRuntime
             return default;
         }
 
-        // A batch may mix runtime types (IDomainEvent): group by topic, keeping order within each topic. Each topic accepts
-        // its part atomically; a batch of one runtime type (the common case) is therefore atomic as a whole.
-        var groups = new List<(Topic Topic, List<object> Messages)>();
-        foreach (var item in events)
+        // The common case, one runtime type: one topic takes the whole batch atomically, from rented arrays.
+        Topic? single = null;
+        for (var i = 0; i < events.Count; i++)
         {
-            if (item is null)
+            var topic = GetBatchTopic(events[i]);
+            if (single is null)
             {
-                throw new ArgumentNullException(nameof(events), "A batch cannot contain null events.");
+                single = topic;
             }
-
-            var topic = GetTopic(item);
-            if (topic.IsCommand)
+            else if (topic != single)
             {
-                ThrowHelper.ThrowCommandPublished(topic.MessageType);
-            }
-
-            var index = groups.FindIndex(g => g.Topic == topic);
-            if (index < 0)
-            {
-                groups.Add((topic, [item]));
-            }
-            else
-            {
-                groups[index].Messages.Add(item);
+                return PublishMixedBatchAsync(events, options, cancellationToken);
             }
         }
 
-        return groups.Count == 1
-            ? PublishGroup(groups[0].Topic, groups[0].Messages, options, cancellationToken)
-            : PublishGroupsAsync(groups, options, cancellationToken);
+        return EventBusTelemetry.Source.HasListeners()
+            ? PublishGroupTracedAsync(single!, events.Select(static e => (object)e!).ToList(), options, cancellationToken)
+            : PublishRented(single!, events, options, cancellationToken);
+    }
+
+    private Topic GetBatchTopic<TEvent>(TEvent item)
+    {
+        if (item is null)
+        {
+            throw new ArgumentNullException("events", "A batch cannot contain null events.");
+        }
+
+        var topic = GetTopic(item);
+        if (topic.IsCommand)
+        {
+            ThrowHelper.ThrowCommandPublished(topic.MessageType);
+        }
+
+        return topic;
+    }
+
+    /// <summary>Publishes a batch of one topic from pooled arrays (returned once the topic took the batch): no allocation per batch.</summary>
+    private ValueTask PublishRented<TEvent>(Topic topic, IReadOnlyList<TEvent> events, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        var count = events.Count;
+        var messages = ArrayPool<object>.Shared.Rent(count);
+        var contexts = ArrayPool<MessageContext>.Shared.Rent(count);
+        ValueTask pending;
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                messages[i] = events[i]!;
+                contexts[i] = CreateContext(topic.Name, options);
+            }
+
+            pending = topic.PublishBatchAsync(messages, contexts, count, cancellationToken);
+        }
+        catch
+        {
+            ReturnRented(messages, contexts, count);
+            throw;
+        }
+
+        if (pending.IsCompletedSuccessfully)
+        {
+            ReturnRented(messages, contexts, count);
+            return default;
+        }
+
+        return AwaitThenReturnAsync(pending, messages, contexts, count);
+
+        static async ValueTask AwaitThenReturnAsync(ValueTask pending, object[] messages, MessageContext[] contexts, int count)
+        {
+            try
+            {
+                await pending.ConfigureAwait(false);
+            }
+            finally
+            {
+                ReturnRented(messages, contexts, count);
+            }
+        }
+    }
+
+    private static void ReturnRented(object[] messages, MessageContext[] contexts, int count)
+    {
+        Array.Clear(messages, 0, count);
+        Array.Clear(contexts, 0, count);
+        ArrayPool<object>.Shared.Return(messages);
+        ArrayPool<MessageContext>.Shared.Return(contexts);
+    }
+
+    /// <summary>
+    /// A batch that mixes runtime types (<c>IDomainEvent</c>): grouped by topic, keeping the order within each topic. Each topic
+    /// accepts its part atomically.
+    /// </summary>
+    private ValueTask PublishMixedBatchAsync<TEvent>(IReadOnlyList<TEvent> events, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        var groups = new List<(Topic Topic, List<object> Messages)>();
+        foreach (var item in events)
+        {
+            var topic = GetBatchTopic(item);
+            var index = groups.FindIndex(g => g.Topic == topic);
+            if (index < 0)
+            {
+                groups.Add((topic, [item!]));
+            }
+            else
+            {
+                groups[index].Messages.Add(item!);
+            }
+        }
+
+        return PublishGroupsAsync(groups, options, cancellationToken);
     }
 
     internal MessageContext CreateContext(string messageType, PublishOptions? options)
@@ -144,7 +225,7 @@ internal sealed partial class EventBusRuntime
             contexts[i] = CreateContext(topic.Name, options);
         }
 
-        return topic.PublishBatchAsync([.. messages], contexts, cancellationToken);
+        return topic.PublishBatchAsync([.. messages], contexts, contexts.Length, cancellationToken);
     }
 
     private async ValueTask PublishGroupTracedAsync(Topic topic, List<object> messages, PublishOptions? options, CancellationToken cancellationToken)
@@ -159,7 +240,7 @@ internal sealed partial class EventBusRuntime
 
         try
         {
-            await topic.PublishBatchAsync([.. messages], contexts, cancellationToken).ConfigureAwait(false);
+            await topic.PublishBatchAsync([.. messages], contexts, contexts.Length, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {

@@ -66,24 +66,26 @@ internal sealed class Topic
         return blocked is null ? default : PublishSlowAsync(message, context, null, blocked, cancellationToken);
     }
 
-    public ValueTask PublishBatchAsync(object[] messages, MessageContext[] contexts, CancellationToken cancellationToken)
+    /// <summary>Publishes the first <paramref name="count"/> messages of the arrays (which may be rented, hence longer) atomically and contiguously.</summary>
+    public ValueTask PublishBatchAsync(object[] messages, MessageContext[] contexts, int count, CancellationToken cancellationToken)
     {
-        Log?.EnsureBatchFits(messages.Length);
+        Log?.EnsureBatchFits(count);
         foreach (var subscription in Subscriptions)
         {
-            if (subscription.FullPolicy is FullPolicy.Wait or FullPolicy.FailFast && messages.Length > subscription.Capacity)
+            if (subscription.FullPolicy is FullPolicy.Wait or FullPolicy.FailFast && count > subscription.Capacity)
             {
-                ThrowHelper.ThrowBatchTooLarge(Name, subscription.Name, subscription.Capacity, messages.Length);
+                ThrowHelper.ThrowBatchTooLarge(Name, subscription.Name, subscription.Capacity, count);
             }
         }
 
+        var batch = new Batch(messages, contexts, count);
         IBackpressured? blocked;
         lock (_lock)
         {
-            blocked = TryWrite(null, default, (messages, contexts), messages.Length);
+            blocked = TryWrite(null, default, batch, count);
         }
 
-        return blocked is null ? default : PublishSlowAsync(null, default, (messages, contexts), blocked, cancellationToken);
+        return blocked is null ? default : PublishSlowAsync(null, default, batch, blocked, cancellationToken);
     }
 
     /// <summary>Writes one envelope to one subscription (a re-drive) if it has room; throws once the topic is completed.</summary>
@@ -121,9 +123,9 @@ internal sealed class Topic
         Log?.Complete();
     }
 
-    private async ValueTask PublishSlowAsync(object? message, MessageContext context, (object[] Messages, MessageContext[] Contexts)? batch, IBackpressured blocked, CancellationToken cancellationToken)
+    private async ValueTask PublishSlowAsync(object? message, MessageContext context, Batch? batch, IBackpressured blocked, CancellationToken cancellationToken)
     {
-        var count = batch?.Messages.Length ?? 1;
+        var count = batch?.Count ?? 1;
         while (true)
         {
             if (blocked.IsCurrentWorker())
@@ -148,7 +150,7 @@ internal sealed class Topic
     /// Under the lock: returns a full <see cref="FullPolicy.Wait"/> subscription or consumer group to wait for, or appends to the
     /// stream (if any), writes to every subscription and returns null.
     /// </summary>
-    private IBackpressured? TryWrite(object? message, MessageContext context, (object[] Messages, MessageContext[] Contexts)? batch, int count)
+    private IBackpressured? TryWrite(object? message, MessageContext context, Batch? batch, int count)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks and writes happen under the topic lock.");
         if (_completed)
@@ -186,7 +188,7 @@ internal sealed class Topic
             // Appended once, however many groups read it; every subscription's envelope carries the offset too.
             if (batch is { } appended)
             {
-                for (var i = 0; i < appended.Messages.Length; i++)
+                for (var i = 0; i < appended.Count; i++)
                 {
                     appended.Contexts[i] = log.Append(appended.Messages[i], appended.Contexts[i]);
                 }
@@ -208,7 +210,7 @@ internal sealed class Topic
         {
             if (batch is { } published)
             {
-                for (var i = 0; i < published.Messages.Length; i++)
+                for (var i = 0; i < published.Count; i++)
                 {
                     observe(published.Messages[i], published.Contexts[i]);
                 }
@@ -227,7 +229,7 @@ internal sealed class Topic
                 continue;
             }
 
-            for (var i = 0; i < items.Messages.Length; i++)
+            for (var i = 0; i < items.Count; i++)
             {
                 subscription.Write(new Envelope(items.Messages[i], items.Contexts[i]));
             }
@@ -236,3 +238,6 @@ internal sealed class Topic
         return null;
     }
 }
+
+/// <summary>The messages of a batch publish and their envelopes: the first <see cref="Count"/> items of the arrays.</summary>
+internal readonly record struct Batch(object[] Messages, MessageContext[] Contexts, int Count);

@@ -57,7 +57,16 @@ public sealed class AllocationTests
         AssertNoAllocationPerEvent(handlers: 1, chunk: 512, configure: static b => b
             .AddStreamGroup<AllocEvent, CountingHandler<First>>("keyed", o => o.Workers = 4, ServiceLifetime.Singleton));
 
-    private static async Task AssertNoAllocationPerEvent(int handlers, int chunk, Action<EventBusBuilder> configure)
+    [Fact]
+    public Task PublishBatchAsync_StreamWithOneGroup_AllocatesNothingPerEvent() =>
+        AssertNoAllocationPerEvent(handlers: 1, chunk: 512, batch: true, configure: static b => b
+            .AddStreamGroup<AllocEvent, CountingHandler<First>>("batched", lifetime: ServiceLifetime.Singleton));
+
+    [Fact]
+    public Task PublishBatchAsync_OneSingletonHandler_AllocatesNothingPerEvent() =>
+        AssertNoAllocationPerEvent(handlers: 1, chunk: 512, batch: true, configure: static b => b.AddEventHandler<AllocEvent, CountingHandler<First>>(ServiceLifetime.Singleton));
+
+    private static async Task AssertNoAllocationPerEvent(int handlers, int chunk, Action<EventBusBuilder> configure, bool batch = false)
     {
         var counter = new DeliveryCounter();
         var services = new ServiceCollection().AddSingleton(counter);
@@ -78,13 +87,13 @@ public sealed class AllocationTests
 
         await control.StartAsync();
         counter.WaitFor((long)capacity * handlers);
-        await PublishChunks(bus, events, counter, handlers, chunks: Math.Max(4, 20_000 / chunk));
+        await PublishChunks(bus, events, counter, handlers, chunks: Math.Max(4, 20_000 / chunk), batch);
 
         var smallest = long.MaxValue;
         for (var round = 0; round < 5; round++)
         {
             var before = GC.GetTotalAllocatedBytes(precise: true);
-            await PublishChunks(bus, events, counter, handlers, chunks: Events / chunk);
+            await PublishChunks(bus, events, counter, handlers, chunks: Events / chunk, batch);
             smallest = Math.Min(smallest, GC.GetTotalAllocatedBytes(precise: true) - before);
         }
 
@@ -92,14 +101,21 @@ public sealed class AllocationTests
         (smallest / Events).Should().Be(0, $"the bus allocated {smallest} bytes for {Events} events ({(double)smallest / Events:F3} B/event) in the best of five rounds");
     }
 
-    private static async ValueTask PublishChunks(IEventBus bus, AllocEvent[] events, DeliveryCounter counter, int handlers, int chunks)
+    private static async ValueTask PublishChunks(IEventBus bus, AllocEvent[] events, DeliveryCounter counter, int handlers, int chunks, bool batch)
     {
         for (var c = 0; c < chunks; c++)
         {
             var target = counter.Count + ((long)events.Length * handlers);
-            foreach (var e in events)
+            if (batch)
             {
-                await bus.PublishAsync(e);
+                await bus.PublishBatchAsync(events); // one batch per chunk
+            }
+            else
+            {
+                foreach (var e in events)
+                {
+                    await bus.PublishAsync(e);
+                }
             }
 
             counter.WaitFor(target);
