@@ -75,11 +75,6 @@ internal sealed partial class StreamConsumer
         queues[worker].Writer.TryWrite(entry);
     }
 
-    private void WakeWorkers()
-    {
-        // Workers waiting on an empty queue see the stop when their queue completes; the dispatcher completes them on its way out.
-    }
-
     private async Task RunKeyOrderedAsync()
     {
         var workers = new Task[_workers.Length];

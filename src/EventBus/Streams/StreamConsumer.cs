@@ -218,8 +218,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     {
         _stopRequested = true;
         Interlocked.MemoryBarrier();
-        _signal.Wake();
-        WakeWorkers();
+        _signal.Wake(); // (key-ordered workers see the stop when the reader, leaving, completes their queues)
         if (_task is null)
         {
             // Prepared but never started (the bus did not start): leave the stream.
@@ -236,7 +235,6 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         _abandoned = true;
         Interlocked.MemoryBarrier();
         _signal.Wake();
-        WakeWorkers();
     }
 
     /// <summary>After the bus gave up waiting: reports the events the group had not processed (they die with the in-memory stream).</summary>

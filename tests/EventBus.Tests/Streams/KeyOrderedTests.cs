@@ -115,19 +115,20 @@ public sealed class KeyOrderedTests
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = Total));
         var seen = new ConcurrentBag<int>();
         var half = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var group = await bus.Streams().SubscribeAsync<Reading>("keyed", (r, _, _) =>
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var group = await bus.Streams().SubscribeAsync<Reading>("keyed", async (r, _, _) =>
         {
             seen.Add(r.Number);
             if (seen.Count >= Total / 2)
             {
                 half.TrySetResult();
+                await gate.Task; // from half-way on, every worker holds its event until the group is being stopped
             }
-
-            return default;
         }, o =>
         {
             o.StartPosition = StreamPosition.First;
             o.Workers = Workers;
+            o.Capacity = Total; // publishing all of them never waits for the group held at the gate
         });
         for (var i = 0; i < Total; i++)
         {
@@ -135,8 +136,11 @@ public sealed class KeyOrderedTests
         }
 
         await half.Task.Within();
-        await group.DisposeAsync();
+        var stopping = group.DisposeAsync().AsTask();
+        gate.SetResult(); // each worker finishes the event in hand and stops
+        await stopping.Within();
         var committed = group.GetInfo().CommittedOffset;
+        committed.Should().BeLessThan(Total, "the group stopped about half-way");
         var before = seen.ToHashSet();
         Enumerable.Range(0, (int)committed).Except(before).Should().BeEmpty("everything below the committed offset was handled");
 
