@@ -26,6 +26,7 @@ namespace EventBus.Tests.Streams;
 /// <see cref="Check.SampleAsync{T}(Gen{T}, Func{T, Task}, Action{string}?, string?, long, int, int, Func{T, string}?, ISampleLogger?)"/>
 /// to replay it.</para>
 /// </remarks>
+[Collection(nameof(StreamModelCollection))]
 public sealed class StreamModelTests
 {
     private const int WaitCapacity = 1_000_000;
@@ -769,3 +770,10 @@ public sealed class StreamModelTests
         }
     }
 }
+
+/// <summary>
+/// The model tests run alone, after the parallel tests: under the full suite's parallel load they failed twice in forty runs
+/// with seeds that pass when replayed, a timing dependence not yet explained (see the note on the streams issue).
+/// </summary>
+[CollectionDefinition(nameof(StreamModelCollection), DisableParallelization = true)]
+public sealed class StreamModelCollection;
