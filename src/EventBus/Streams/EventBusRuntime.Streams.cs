@@ -18,7 +18,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
     public ValueTask<IStreamSubscription> SubscribeAsync<TEvent>(string group, Func<TEvent, MessageContext, CancellationToken, ValueTask> handler, Action<ConsumerGroupOptions>? configure = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        return SubscribeCoreAsync(typeof(TEvent), group, null, new DelegateHandlerInvoker<TEvent>(handler), configure, cancellationToken);
+        return SubscribeCoreAsync(typeof(TEvent), group, new DelegateHandlerInvoker<TEvent>(handler), configure, cancellationToken);
     }
 
     public IStreamSubscription? GetSubscription<TEvent>(string group)
@@ -84,7 +84,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
         {
             var topic = GetOrCreateTopic(registration.EventType, isCommand: false);
             var invoker = registration.CreateInvoker(new InvokerContext(_services, registration.HandlerType, registration.Lifetime, MiddlewareFor(registration.EventType)));
-            var consumer = CreateConsumer(topic.Log!, registration.Group, registration.HandlerType, invoker, registration.Options);
+            var consumer = CreateConsumer(topic.Log!, registration.Group, invoker, registration.Options);
             try
             {
                 await consumer.PrepareAsync(cancellationToken).ConfigureAwait(false);
@@ -115,13 +115,13 @@ internal sealed partial class EventBusRuntime : IEventStreams
         }
     }
 
-    private async ValueTask<IStreamSubscription> SubscribeCoreAsync(Type eventType, string group, Type? handlerType, HandlerInvoker invoker, Action<ConsumerGroupOptions>? configure, CancellationToken cancellationToken)
+    private async ValueTask<IStreamSubscription> SubscribeCoreAsync(Type eventType, string group, HandlerInvoker invoker, Action<ConsumerGroupOptions>? configure, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(group);
         var log = GetStream(eventType);
         var options = new ConsumerGroupOptions();
         configure?.Invoke(options);
-        var consumer = CreateConsumer(log, group, handlerType, invoker, options);
+        var consumer = CreateConsumer(log, group, invoker, options);
         await consumer.PrepareAsync(cancellationToken).ConfigureAwait(false);
         lock (_topicsLock)
         {
@@ -139,7 +139,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
         return consumer;
     }
 
-    private StreamConsumer CreateConsumer(StreamLog log, string group, Type? handlerType, HandlerInvoker invoker, ConsumerGroupOptions options)
+    private StreamConsumer CreateConsumer(StreamLog log, string group, HandlerInvoker invoker, ConsumerGroupOptions options)
     {
         var capacity = options.Capacity ?? Options.DefaultCapacity;
         var failures = options.Validate($"consumer group '{group}' on stream '{log.Topic.Name}'", capacity).ToList();
@@ -160,7 +160,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
             (options.Redelivery ?? Options.DefaultRedelivery).Clone(),
             options.OnFailure,
             Options.DefaultDeadLetterCapacity);
-        return new StreamConsumer(this, log, group, handlerType, invoker, settings, OffsetStore);
+        return new StreamConsumer(this, log, group, invoker, settings, OffsetStore);
     }
 
     private StreamLog GetStream(Type eventType)

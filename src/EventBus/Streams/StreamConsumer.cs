@@ -57,12 +57,11 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     private SeekRequest? _seek;
     private TaskCompletionSource? _roomWaiter;
 
-    public StreamConsumer(EventBusRuntime bus, StreamLog log, string name, Type? handlerType, HandlerInvoker invoker, ConsumerGroupSettings settings, IStreamOffsetStore store)
+    public StreamConsumer(EventBusRuntime bus, StreamLog log, string name, HandlerInvoker invoker, ConsumerGroupSettings settings, IStreamOffsetStore store)
     {
         _bus = bus;
         _log = log;
         Name = name;
-        HandlerType = handlerType;
         _invoker = invoker;
         _settings = settings;
         _store = store;
@@ -89,13 +88,9 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
     public string Group => Name;
 
-    public Type? HandlerType { get; }
-
     public int Capacity => _settings.Capacity;
 
     public FullPolicy FullPolicy => _settings.FullPolicy;
-
-    public ConsumerGroupSettings Settings => _settings;
 
     public long Committed => Volatile.Read(ref _committed);
 

@@ -58,8 +58,6 @@ internal sealed class StreamLog
 
     public Lock Lock => _lock;
 
-    /// <summary>Gets how many segments wait in the pool for reuse (for tests).</summary>
-    internal int PooledSegments => _pool.Count;
 
     /// <summary>Gets the offset the next appended event gets.</summary>
     public long Head => Volatile.Read(ref _head);
@@ -70,8 +68,6 @@ internal sealed class StreamLog
     public bool IsCompleted => _completed;
 
     public StreamConsumer[] Groups => Volatile.Read(ref _groups);
-
-    public StreamOptions Options => _options;
 
     /// <summary>Under the lock: a Wait group without room for <paramref name="count"/> more events, or null; throws for a full FailFast group.</summary>
     public StreamConsumer? FindFullGroup(int count)
