@@ -22,8 +22,7 @@ internal sealed partial class Subscription
             }
             catch (Exception e)
             {
-                worker.Settlement.End();
-                return ProcessSlowAsync(worker, envelope, new AttemptFailure(e, SettlementKind.None, null), default, firstAttemptMade: true);
+                return ProcessSlowAsync(worker, envelope, worker.Settlement.Fail(e), default, firstAttemptMade: true);
             }
 
             if (!pending.IsCompletedSuccessfully)
@@ -32,15 +31,13 @@ internal sealed partial class Subscription
             }
 
             pending.GetAwaiter().GetResult();
-            var reason = worker.Settlement.Reason;
-            var kind = worker.Settlement.End();
-            if (kind == SettlementKind.None)
+            if (worker.Settlement.Complete() is not { } settled)
             {
                 Finish(worker, null);
                 return default;
             }
 
-            return ProcessSlowAsync(worker, envelope, new AttemptFailure(null, kind, reason), default, firstAttemptMade: true);
+            return ProcessSlowAsync(worker, envelope, settled, default, firstAttemptMade: true);
         }
 
         return ProcessSlowAsync(worker, envelope, null, default, firstAttemptMade: false);
@@ -153,8 +150,7 @@ internal sealed partial class Subscription
             }
             catch (Exception e)
             {
-                worker.Settlement.End();
-                return new AttemptFailure(e, SettlementKind.None, null);
+                return worker.Settlement.Fail(e);
             }
         }
 
@@ -168,8 +164,7 @@ internal sealed partial class Subscription
         }
         catch (Exception e)
         {
-            worker.Settlement.End();
-            return new AttemptFailure(e, SettlementKind.None, null);
+            return worker.Settlement.Fail(e);
         }
 
         return await ObserveAsync(worker, pending, (timeoutSource, timeout.Value)).ConfigureAwait(false);
@@ -195,25 +190,20 @@ internal sealed partial class Subscription
                 {
                     // The handler ignored its cancelled token: abandon it (it keeps running unobserved) and free the worker.
                     _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                    worker.Settlement.End();
-                    return new AttemptFailure(new TimeoutException($"The handler of subscription '{Name}' did not finish within its timeout of {timeout.Value.Timeout} and ignored cancellation for the grace period of {_bus.Options.HandlerTimeoutGracePeriod}; it was abandoned."), SettlementKind.None, null);
+                    return worker.Settlement.Fail(new TimeoutException($"The handler of subscription '{Name}' did not finish within its timeout of {timeout.Value.Timeout} and ignored cancellation for the grace period of {_bus.Options.HandlerTimeoutGracePeriod}; it was abandoned."));
                 }
             }
         }
         catch (OperationCanceledException e) when (timeout is { } t && t.Source.IsCancellationRequested && !_bus.HandlerCancellation.IsCancellationRequested)
         {
-            worker.Settlement.End();
-            return new AttemptFailure(new TimeoutException($"The handler of subscription '{Name}' did not finish within its timeout of {t.Timeout}.", e), SettlementKind.None, null);
+            return worker.Settlement.Fail(new TimeoutException($"The handler of subscription '{Name}' did not finish within its timeout of {t.Timeout}.", e));
         }
         catch (Exception e)
         {
-            worker.Settlement.End();
-            return new AttemptFailure(e, SettlementKind.None, null);
+            return worker.Settlement.Fail(e);
         }
 
-        var reason = worker.Settlement.Reason;
-        var kind = worker.Settlement.End();
-        return kind == SettlementKind.None ? null : new AttemptFailure(null, kind, reason);
+        return worker.Settlement.Complete();
     }
 
     /// <summary>Ends the delivery in progress: counts it, runs its outcome (unless the stop already claimed it), frees the worker.</summary>
@@ -240,6 +230,4 @@ internal sealed partial class Subscription
         worker.Current = default;
         failureOutcome();
     }
-
-    private sealed record AttemptFailure(Exception? Exception, SettlementKind Kind, string? Reason);
 }

@@ -58,6 +58,20 @@ internal sealed partial class EventBusRuntime
         }
     }
 
+    /// <summary>Marks a <c>process</c> span with its attempt's failure, if any: the exception, or a nack without one.</summary>
+    internal static void SetOutcome(Activity? activity, AttemptFailure? failure)
+    {
+        if (failure?.Exception is { } exception)
+        {
+            SetError(activity, exception);
+        }
+        else if (failure is not null && activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, failure.Reason);
+            activity.SetTag(EventBusTelemetry.ErrorTypeAttribute, EventBusTelemetry.NackErrorType);
+        }
+    }
+
     internal static void SetError(Activity? activity, Exception exception)
     {
         if (activity is not null)

@@ -72,15 +72,7 @@ internal sealed partial class Subscription
             _metrics.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, EventBusMetrics.System, TopicTag, SubscriptionTag);
         }
 
-        if (failure?.Exception is { } exception)
-        {
-            EventBusRuntime.SetError(activity, exception);
-        }
-        else if (failure is not null && activity is not null)
-        {
-            activity.SetStatus(ActivityStatusCode.Error, failure.Reason);
-            activity.SetTag(EventBusTelemetry.ErrorTypeAttribute, EventBusTelemetry.NackErrorType);
-        }
+        EventBusRuntime.SetOutcome(activity, failure);
     }
 
     private void Count(Counter<long> counter, long value)

@@ -35,6 +35,36 @@ internal sealed class Settlement
         return Kind;
     }
 
+    /// <summary>Ends a delivery whose handler returned: null when it succeeded, otherwise how the handler settled it (nack or dead-letter).</summary>
+    public AttemptFailure? Complete()
+    {
+        var reason = Reason;
+        var kind = End();
+        return kind == SettlementKind.None ? null : new AttemptFailure(null, kind, reason);
+    }
+
+    /// <summary>Ends a delivery whose handler threw (or was abandoned): the attempt failed with <paramref name="exception"/>.</summary>
+    public AttemptFailure Fail(Exception exception)
+    {
+        End();
+        return new AttemptFailure(exception, SettlementKind.None, null);
+    }
+
+    /// <summary>Awaits a handler's attempt and ends its delivery: null when it succeeded.</summary>
+    public async ValueTask<AttemptFailure?> ObserveAsync(ValueTask pending)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            return Fail(e);
+        }
+
+        return Complete();
+    }
+
     public void EnsureCurrent(int version, string operation)
     {
         if (version != _version)
@@ -52,6 +82,9 @@ internal sealed class Settlement
         Reason = reason;
     }
 }
+
+/// <summary>Why one attempt failed: the handler's exception, or how it settled the delivery (with its reason).</summary>
+internal sealed record AttemptFailure(Exception? Exception, SettlementKind Kind, string? Reason);
 
 /// <summary>A consumer group that lets its handler commit the offset of the event it is handling.</summary>
 internal interface IStreamCommitter

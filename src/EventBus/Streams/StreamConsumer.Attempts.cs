@@ -23,22 +23,19 @@ internal sealed partial class StreamConsumer
             }
             catch (Exception e)
             {
-                settlement.End();
-                return ProcessSlowAsync(worker, entry, new Failure(e, SettlementKind.None, null), default);
+                return ProcessSlowAsync(worker, entry, settlement.Fail(e), default);
             }
 
             if (pending.IsCompletedSuccessfully)
             {
                 pending.GetAwaiter().GetResult();
-                var reason = settlement.Reason;
-                var kind = settlement.End();
-                if (kind == SettlementKind.None)
+                if (settlement.Complete() is not { } settled)
                 {
                     Succeed(worker, entry);
                     return new(true);
                 }
 
-                return ProcessSlowAsync(worker, entry, new Failure(null, kind, reason), default);
+                return ProcessSlowAsync(worker, entry, settled, default);
             }
 
             return ProcessSlowAsync(worker, entry, null, pending);
@@ -48,17 +45,17 @@ internal sealed partial class StreamConsumer
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ProcessSlowAsync(WorkerState worker, StreamEntry entry, Failure? knownFailure, ValueTask firstPending, bool firstAttemptMade = true)
+    private async ValueTask<bool> ProcessSlowAsync(WorkerState worker, StreamEntry entry, AttemptFailure? knownFailure, ValueTask firstPending, bool firstAttemptMade = true)
     {
         var attempt = 1;
         DateTimeOffset? firstFailure = null;
         while (true)
         {
-            Failure? failure;
+            AttemptFailure? failure;
             if (firstAttemptMade)
             {
                 firstAttemptMade = false;
-                failure = knownFailure ?? await ObserveAsync(worker, firstPending).ConfigureAwait(false);
+                failure = knownFailure ?? await worker.Settlement.ObserveAsync(firstPending).ConfigureAwait(false);
             }
             else
             {
@@ -110,7 +107,7 @@ internal sealed partial class StreamConsumer
         }
     }
 
-    private async ValueTask<Failure?> AttemptAsync(WorkerState worker, StreamEntry entry, int attempt)
+    private async ValueTask<AttemptFailure?> AttemptAsync(WorkerState worker, StreamEntry entry, int attempt)
     {
         var settlement = worker.Settlement;
         var context = entry.Context.ForDelivery(Name, attempt, settlement, settlement.Begin());
@@ -118,15 +115,14 @@ internal sealed partial class StreamConsumer
         Count(Metrics.Delivered);
         using var activity = EventBusRuntime.StartProcessActivity(Topic, Name, context, 1);
         var started = Stopwatch.GetTimestamp();
-        Failure? failure;
+        AttemptFailure? failure;
         try
         {
-            failure = await ObserveAsync(worker, _invoker.InvokeAsync(entry.Message, context, _bus.HandlerCancellation)).ConfigureAwait(false);
+            failure = await settlement.ObserveAsync(_invoker.InvokeAsync(entry.Message, context, _bus.HandlerCancellation)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            settlement.End();
-            failure = new Failure(e, SettlementKind.None, null);
+            failure = settlement.Fail(e);
         }
 
         if (Metrics.ProcessDuration.Enabled)
@@ -134,34 +130,8 @@ internal sealed partial class StreamConsumer
             Metrics.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, EventBusMetrics.System, _log.Topic.TopicTag, GroupTag);
         }
 
-        if (failure?.Exception is { } exception)
-        {
-            EventBusRuntime.SetError(activity, exception);
-        }
-        else if (failure is not null && activity is not null)
-        {
-            activity.SetStatus(ActivityStatusCode.Error, failure.Reason);
-            activity.SetTag(EventBusTelemetry.ErrorTypeAttribute, EventBusTelemetry.NackErrorType);
-        }
-
+        EventBusRuntime.SetOutcome(activity, failure);
         return failure;
-    }
-
-    private static async ValueTask<Failure?> ObserveAsync(WorkerState worker, ValueTask pending)
-    {
-        try
-        {
-            await pending.ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            worker.Settlement.End();
-            return new Failure(e, SettlementKind.None, null);
-        }
-
-        var reason = worker.Settlement.Reason;
-        var kind = worker.Settlement.End();
-        return kind == SettlementKind.None ? null : new Failure(null, kind, reason);
     }
 
     private void Succeed(WorkerState worker, in StreamEntry entry)
@@ -172,7 +142,7 @@ internal sealed partial class StreamConsumer
     }
 
     /// <summary>Every attempt failed: dead-letter the event and go on, or stop the group on it.</summary>
-    private bool Fail(WorkerState worker, in StreamEntry entry, MessageContext context, Failure failure, int attempts, DateTimeOffset firstFailure, DateTimeOffset lastFailure)
+    private bool Fail(WorkerState worker, in StreamEntry entry, MessageContext context, AttemptFailure failure, int attempts, DateTimeOffset firstFailure, DateTimeOffset lastFailure)
     {
         worker.Failed++;
         Count(Metrics.Failed);
@@ -205,6 +175,4 @@ internal sealed partial class StreamConsumer
             counter.Add(1, EventBusMetrics.System, _log.Topic.TopicTag, GroupTag);
         }
     }
-
-    private sealed record Failure(Exception? Exception, SettlementKind Kind, string? Reason);
 }
