@@ -45,15 +45,7 @@ internal sealed partial class Subscription
 
         // The dead letter is stored and reported before the message stops counting as pending, so that whoever waits for
         // the bus to be idle sees it (and waits for what the report callback publishes).
-        var deadLetter = new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure);
-        var discarded = _deadLetters.Add(deadLetter);
-        Log.DeadLettered(_bus.Logger, Name, context.MessageType, context.MessageId, deliveryCount, reason);
-        Report(message, context, failure.Exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed, failure.Exception, log: false);
-        if (discarded is not null)
-        {
-            Report(discarded.Message, discarded.Context, UndeliveredReason.DeadLetterDiscarded, null);
-        }
-
+        _bus.DeadLetter(_deadLetters, new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure), failure.Exception);
         _pending?.Leave();
     }
 

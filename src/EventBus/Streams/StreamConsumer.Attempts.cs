@@ -156,15 +156,7 @@ internal sealed partial class StreamConsumer
 
         worker.DeadLettered++;
         Count(Metrics.DeadLettered);
-        var deadLetter = new DeadLetter(entry.Message, context, Topic, Name, reason, failure.Exception, attempts, firstFailure, lastFailure);
-        var discarded = _deadLetters.Add(deadLetter);
-        Log.DeadLettered(_bus.Logger, Name, context.MessageType, context.MessageId, attempts, reason);
-        _bus.ReportUndelivered(new UndeliveredMessage(entry.Message, context, Topic, Name, failure.Exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed, failure.Exception), log: false);
-        if (discarded is not null)
-        {
-            _bus.ReportUndelivered(new UndeliveredMessage(discarded.Message, discarded.Context, Topic, Name, UndeliveredReason.DeadLetterDiscarded, null));
-        }
-
+        _bus.DeadLetter(_deadLetters, new DeadLetter(entry.Message, context, Topic, Name, reason, failure.Exception, attempts, firstFailure, lastFailure), failure.Exception);
         return true;
     }
 
