@@ -26,8 +26,6 @@ internal sealed partial class StreamConsumer
         _done = new bool[_settings.Capacity];
     }
 
-    private void OnJoined(long position) => Volatile.Write(ref _low, position);
-
     private long CompletedOffset() => _queues is null ? Volatile.Read(ref _position) : Volatile.Read(ref _low);
 
     private bool HasInFlight() => _queues is not null && Volatile.Read(ref _low) < Volatile.Read(ref _position);

@@ -158,9 +158,9 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
                 skipped = (committed, position - committed);
             }
 
-            _position = _committed = position;
+            _committed = position;
+            MoveTo(position);
             _cursor = _log.OpenCursor(position, _signal);
-            OnJoined(position);
             _log.AddGroup(this);
             EnterPending(head - position);
         }
@@ -551,9 +551,8 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
             offset = _log.Resolve(request.Position);
             Room.Invalidate(); // the committed offset may move back
             var old = _position;
-            Volatile.Write(ref _position, offset);
+            MoveTo(offset);
             Volatile.Write(ref _committed, offset);
-            OnJoined(offset);
             if (offset < old)
             {
                 EnterPending(old - offset);
