@@ -101,6 +101,40 @@ public sealed class RetentionTests
         logged.Should().ContainSingle(l => l.Contains("skipped 9 event(s) from offset 1", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Retention_TrimsWhileASynchronousHandlerRuns_TheRunAlreadyReadIsDeliveredAndOnlyTheRestIsSkipped()
+    {
+        var skips = new Recorder<StreamEventsSkipped>();
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10).Configure(o => o.OnStreamEventsSkipped = skips.Add));
+        await bus.Bus.PublishBatchAsync(Enumerable.Range(0, 5).Select(i => new Reading(i)).ToList());
+        using var gate = new ManualResetEventSlim();
+        var inFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seen = new GroupLog();
+
+        // A handler that blocks its thread (it completes synchronously): the group stays in the run of reads it began at head 5.
+        await using var group = await bus.Streams().SubscribeAsync<Reading>("blocking", (r, context, _) =>
+        {
+            if (r.Number == 0)
+            {
+                inFirst.TrySetResult();
+                gate.Wait(Wait.Timeout).Should().BeTrue("the test releases the handler");
+            }
+
+            return seen.Record(r, context);
+        }, o => o.StartPosition = StreamPosition.First);
+
+        await inFirst.Task.Within();
+        await bus.PublishReadingsAsync(5, 20); // head 25: MaxCount 10 keeps 15 to 24, while the group holds offset 0
+        gate.Set();
+        await seen.WaitForCountAsync(15);
+
+        // Offsets 1 to 4 were trimmed meanwhile, but the group had read the head for them and they are intact: delivered, not lost.
+        // 5 to 14 it could no longer read: skipped, and reported.
+        seen.Offsets.Should().Equal(Enumerable.Range(0, 5).Concat(Enumerable.Range(15, 10)).Select(o => (long)o));
+        skips.Items.Should().ContainSingle().Which.Should().Be(new StreamEventsSkipped(typeof(Reading).FullName!, "blocking", 5, 10, "trimmed by retention before the group read them"));
+        await Wait.UntilAsync(() => group.GetInfo() is { Position: 25, CommittedOffset: 25, Skipped: 10 }, "the group caught up");
+    }
+
     public static TheoryData<OffsetResetPolicy, long[], long> ResetPolicies => new()
     {
         { OffsetResetPolicy.Earliest, [90, 91, 92, 93, 94, 95, 96, 97, 98, 99], 85 },

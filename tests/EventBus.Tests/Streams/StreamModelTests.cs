@@ -22,6 +22,10 @@ namespace EventBus.Tests.Streams;
 /// a waiting publisher forever); the model predicts every <see cref="BufferFullException"/>. One publish operation appends at
 /// most MaxCount events, so an idle group always reads its next event before retention could trim it (which would otherwise race
 /// with the worker waking up); trimming past unread events happens to groups that hold an event in hand or are stopped.</para>
+/// <para>The one outcome the model cannot predict: after handling the event in hand, a group whose next events were trimmed
+/// meanwhile either skips them (reported) or, when its handler had completed by the time its worker looked, goes on in its run of
+/// reads and delivers them (they are intact in the segment it stands on). The worker's timing decides, so the model accepts either,
+/// one event at a time, and checks everything else exactly (see <c>TookTrimmedEvent</c>).</para>
 /// <para>A failure prints the scenario (the operations, shrunk by CsCheck) and the seed; pass that seed to
 /// <see cref="Check.SampleAsync{T}(Gen{T}, Func{T, Task}, Action{string}?, string?, long, int, int, Func{T, string}?, ISampleLogger?)"/>
 /// to replay it.</para>
@@ -31,12 +35,8 @@ public sealed class StreamModelTests
 {
     private const int WaitCapacity = 1_000_000;
 
-    /// <summary>
-    /// Scenarios per property. Lowered from 100 while an intermittent mismatch (a group taking an offset in hand a second time
-    /// where the model expects the next, seed 7V_Kw_B08DO7, not reproducible on replay) is investigated; see the streams issue.
-    /// Raise it again (or set CsCheck_Iter) once that is explained.
-    /// </summary>
-    private const int Iterations = 30;
+    /// <summary>Scenarios per property (the long-log property runs half as many: each is longer).</summary>
+    private const int Iterations = 100;
 
     private static readonly Gen<StreamPosition> GenPosition = Gen.Frequency(
         (2, Gen.Const(StreamPosition.First)),
@@ -208,6 +208,9 @@ public sealed class StreamModelTests
 
     private readonly record struct Delivery(int Instance, int Number, long Offset);
 
+    /// <summary>A group's model before it skipped trimmed events from <paramref name="Offset"/>: the state to restore if the bus delivers that event instead.</summary>
+    private sealed record TrimmedAlternative(long Offset, long Committed, long Skipped, int ExpectedSkips);
+
     private readonly record struct Signal(SignalKind Kind, long Offset, int Number);
 
     /// <summary>One consumer group: its model, and the real group with the channels that drive and observe its handler.</summary>
@@ -225,6 +228,10 @@ public sealed class StreamModelTests
         public long Committed;
         public long Skipped;
         public int Instance;
+
+        // When the model skips trimmed events after a handled one, the bus may instead still deliver the next of them (see Advance):
+        // the model's state before the skip, to go back to if it does.
+        public TrimmedAlternative? Alternative;
 
         // The real group. A run starts at each start and each seek: the index of its first delivery in Handled.
         public readonly List<int> RunStarts = [];
@@ -274,7 +281,6 @@ public sealed class StreamModelTests
                     {
                         context.Commit();
                     }
-
                     return;
                 }
             };
@@ -424,7 +430,7 @@ public sealed class StreamModelTests
                     _ => false,
                 };
                 HandleInHand(group, commit ? Instruction.HandleAndCommit : Instruction.Handle);
-                Advance(group);
+                Advance(group, afterHandling: true);
                 await ExpectStateAsync(group);
             }
         }
@@ -465,10 +471,16 @@ public sealed class StreamModelTests
         /// then either an event in hand (committed before handling in BeforeHandling) or idle at the head (everything handled committed,
         /// except in Manual mode).
         /// </summary>
-        private void Advance(Group group)
+        private void Advance(Group group, bool afterHandling = false)
         {
+            group.Alternative = null;
             if (group.Position < _head && group.Position < _start)
             {
+                if (afterHandling)
+                {
+                    group.Alternative = new TrimmedAlternative(group.Position, group.Committed, group.Skipped, _expectedSkips.Count);
+                }
+
                 ExpectSkip(group, group.Position, _start - group.Position);
                 group.Position = _start;
                 group.Committed = Math.Max(group.Committed, _start);
@@ -493,6 +505,12 @@ public sealed class StreamModelTests
             if (group.Position < _head)
             {
                 var signal = await NextSignalAsync(group, $"take offset {group.Position} in hand");
+                if (TookTrimmedEvent(group, signal))
+                {
+                    return;
+                }
+
+                group.Alternative = null;
                 signal.Should().Be(new Signal(SignalKind.Entered, group.Position, NumberAt(group.Position)), "group {0} takes the next event in hand", group.Name);
                 return;
             }
@@ -501,7 +519,8 @@ public sealed class StreamModelTests
             try
             {
                 await Wait.UntilAsync(
-                    () => subscription.GetInfo() is var info && info.Position == group.Position && info.CommittedOffset == group.Committed,
+                    () => (group.Alternative is not null && group.Signals.Reader.TryPeek(out _))
+                        || (subscription.GetInfo() is var info && info.Position == group.Position && info.CommittedOffset == group.Committed),
                     $"group {group.Name} is idle at {group.Position} with {group.Committed} committed",
                     Wait.Promptly);
             }
@@ -510,8 +529,41 @@ public sealed class StreamModelTests
                 // The exact comparison below reports what the group shows instead.
             }
 
+            if (group.Alternative is not null && group.Signals.Reader.TryRead(out var taken))
+            {
+                TookTrimmedEvent(group, taken).Should().BeTrue("group {0} either skips to the head or takes the trimmed offset {1} in hand, but took {2}", group.Name, group.Alternative.Offset, taken);
+                return;
+            }
+
+            group.Alternative = null;
             var actual = subscription.GetInfo();
             (actual.Position, actual.CommittedOffset).Should().Be((group.Position, group.Committed), "group {0} is idle at the head with its offsets settled", group.Name);
+        }
+
+        /// <summary>
+        /// Whether the group took in hand the trimmed event the model was about to skip: then the model goes back to its state before
+        /// the skip, with that event in hand. A group checks retention between runs of reads, not before every event: after a
+        /// handler that completed by the time the worker looked (the worker can be descheduled for as long as the test takes to
+        /// publish), it goes on in its run and delivers the next events of the segment it stands on, trimmed but intact.
+        /// </summary>
+        private bool TookTrimmedEvent(Group group, Signal signal)
+        {
+            if (group.Alternative is not { } alternative || signal != new Signal(SignalKind.Entered, alternative.Offset, NumberAt(alternative.Offset)))
+            {
+                return false;
+            }
+
+            _expectedSkips.RemoveRange(alternative.ExpectedSkips, _expectedSkips.Count - alternative.ExpectedSkips);
+            group.Alternative = null;
+            group.Position = alternative.Offset;
+            group.Committed = alternative.Committed;
+            group.Skipped = alternative.Skipped;
+            if (group.Spec.Mode == CommitMode.BeforeHandling)
+            {
+                group.Committed = Math.Max(group.Committed, alternative.Offset + 1);
+            }
+
+            return true;
         }
 
         private static async Task<Signal> NextSignalAsync(Group group, string what)
@@ -778,9 +830,6 @@ public sealed class StreamModelTests
     }
 }
 
-/// <summary>
-/// The model tests run alone, after the parallel tests: under the full suite's parallel load they failed twice in forty runs
-/// with seeds that pass when replayed, a timing dependence not yet explained (see the note on the streams issue).
-/// </summary>
+/// <summary>The model tests run alone, after the parallel tests: each scenario drives its own bus, whose workers need the cores.</summary>
 [CollectionDefinition(nameof(StreamModelCollection), DisableParallelization = true)]
 public sealed class StreamModelCollection;
