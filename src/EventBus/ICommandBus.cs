@@ -4,8 +4,11 @@ namespace EventBus;
 /// <remarks>
 /// <c>SendAsync</c> runs the handler on the caller's flow, in its own DI scope, through the middleware pipeline, and returns
 /// the outcome: a rejection is a normal result. <c>InvokeAsync</c> is the same but throws <see cref="CommandRejectedException"/>
-/// on rejection. <c>EnqueueAsync</c> puts the command on its queue for the bus's workers (fire and forget).
-/// An exception thrown by the handler propagates to <c>SendAsync</c> and <c>InvokeAsync</c> callers.
+/// on rejection. <c>SendQueuedAsync</c> puts the command on its queue and awaits the outcome: one of the bus's workers handles
+/// it, with the queue's retries, dead letters and backpressure, isolated from the caller. <c>EnqueueAsync</c> puts the command
+/// on its queue without waiting for the outcome (fire and forget).
+/// An exception thrown by the handler propagates to <c>SendAsync</c> and <c>InvokeAsync</c> callers, and to <c>SendQueuedAsync</c>
+/// callers once the queue's attempts are used up.
 /// </remarks>
 public interface ICommandBus
 {
@@ -63,6 +66,44 @@ public interface ICommandBus
     /// <returns>The handler's result.</returns>
     /// <exception cref="CommandRejectedException">The handler rejected the command.</exception>
     ValueTask<TResult> InvokeAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Puts a command on its queue and awaits its outcome: one of the bus's workers handles it (<see cref="DeliveryMode.Queue"/>),
+    /// retrying per the queue's <see cref="RedeliveryOptions"/>; the result or the rejection comes back to the caller.
+    /// </summary>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="command">The command.</param>
+    /// <param name="options">The envelope values, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for room in a full queue and for the outcome. A command already on the
+    /// queue stays there: cancelling the wait does not withdraw it.</param>
+    /// <returns>The handler's result, or its rejection.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="command"/> is <see langword="null"/>.</exception>
+    /// <exception cref="UnknownMessageTypeException">No handler is registered for the command's type.</exception>
+    /// <exception cref="BufferFullException">The queue is full and its policy is <see cref="FullPolicy.FailFast"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The bus has been stopped.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the outcome.</exception>
+    /// <exception cref="Exception">The handler's exception, when every attempt failed (the command is dead-lettered); an
+    /// <see cref="InvalidOperationException"/> saying why when it was not handled otherwise (nacked with no attempts left, dropped
+    /// by the queue's full policy, or cut short by the bus's stop).</exception>
+    ValueTask<CommandResult<TResult>> SendQueuedAsync<TResult>(ICommand<TResult> command, PublishOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Puts a command that returns no value on its queue and awaits its outcome: one of the bus's workers handles it, retrying per
+    /// the queue's <see cref="RedeliveryOptions"/>; acceptance or the rejection comes back to the caller.
+    /// </summary>
+    /// <param name="command">The command.</param>
+    /// <param name="options">The envelope values, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for room in a full queue and for the outcome. A command already on the
+    /// queue stays there: cancelling the wait does not withdraw it.</param>
+    /// <returns>Accepted, or the handler's rejection.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="command"/> is <see langword="null"/>.</exception>
+    /// <exception cref="UnknownMessageTypeException">No handler is registered for the command's type.</exception>
+    /// <exception cref="BufferFullException">The queue is full and its policy is <see cref="FullPolicy.FailFast"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The bus has been stopped.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the outcome.</exception>
+    /// <exception cref="Exception">The handler's exception, when every attempt failed (the command is dead-lettered); an
+    /// <see cref="InvalidOperationException"/> saying why when it was not handled otherwise.</exception>
+    ValueTask<CommandResult> SendQueuedAsync(ICommand command, PublishOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Puts a command on its queue, to be handled by one of the bus's workers (<see cref="DeliveryMode.Queue"/>). The outcome is

@@ -104,29 +104,36 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
         }
     }
 
-    /// <summary>Handles enqueued commands on the queue's workers; a rejection becomes an exception the worker reports.</summary>
+    /// <summary>
+    /// Handles queued commands on the queue's workers. A sender awaiting the outcome (<c>SendQueuedAsync</c>) gets the result or
+    /// the rejection; for an enqueued command nobody awaits, a rejection becomes an exception the worker reports.
+    /// </summary>
     private sealed class QueueInvoker(CommandRoute<TCommand, TResult> route) : HandlerInvoker
     {
         public override ValueTask InvokeAsync(object message, MessageContext context, CancellationToken cancellationToken)
         {
             var pending = route.SendAsync(message, context, cancellationToken);
-            if (!pending.IsCompletedSuccessfully)
-            {
-                return AwaitAsync(pending);
-            }
-
-            var result = pending.Result;
-            return result.IsAccepted ? default : ValueTask.FromException(new CommandRejectedException(typeof(TCommand), result.Rejection));
+            return pending.IsCompletedSuccessfully ? Settle(pending.Result, context) : AwaitAsync(pending, context);
         }
 
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-        private static async ValueTask AwaitAsync(ValueTask<CommandResult<TResult>> pending)
+        private static async ValueTask AwaitAsync(ValueTask<CommandResult<TResult>> pending, MessageContext context) =>
+            await Settle(await pending.ConfigureAwait(false), context).ConfigureAwait(false);
+
+        private static ValueTask Settle(CommandResult<TResult> result, in MessageContext context)
         {
-            var result = await pending.ConfigureAwait(false);
-            if (!result.IsAccepted)
+            if (context.Reply is ReplySink<TResult> reply)
             {
-                throw new CommandRejectedException(typeof(TCommand), result.Rejection);
+                // A handler that nacked or dead-lettered the command is retried or reported by the worker; the sender waits for that.
+                if (!context.IsSettled)
+                {
+                    reply.SetResult(result);
+                }
+
+                return default;
             }
+
+            return result.IsAccepted ? default : ValueTask.FromException(new CommandRejectedException(typeof(TCommand), result.Rejection));
         }
     }
 }

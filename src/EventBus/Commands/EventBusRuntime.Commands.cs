@@ -39,7 +39,53 @@ internal sealed partial class EventBusRuntime
     }
 
     public ValueTask EnqueueAsync<TCommand>(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default)
-        where TCommand : class
+        where TCommand : class =>
+        EnqueueCore(command, options, null, cancellationToken);
+
+    public ValueTask<CommandResult<TResult>> SendQueuedAsync<TResult>(ICommand<TResult> command, PublishOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var reply = new ReplySink<TResult>(options);
+        var enqueued = EnqueueCore(command, options, reply, cancellationToken);
+        if (!enqueued.IsCompletedSuccessfully)
+        {
+            return AwaitEnqueued(enqueued, reply, cancellationToken);
+        }
+
+        enqueued.GetAwaiter().GetResult();
+        reply.CancelWith(cancellationToken);
+        return reply.Task;
+
+        static async ValueTask<CommandResult<TResult>> AwaitEnqueued(ValueTask enqueued, ReplySink<TResult> reply, CancellationToken cancellationToken)
+        {
+            await enqueued.ConfigureAwait(false);
+            reply.CancelWith(cancellationToken);
+            return await reply.Task.ConfigureAwait(false);
+        }
+    }
+
+    public ValueTask<CommandResult> SendQueuedAsync(ICommand command, PublishOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var reply = new ReplySink<VoidResult>(options);
+        var enqueued = EnqueueCore(command, options, reply, cancellationToken);
+        if (!enqueued.IsCompletedSuccessfully)
+        {
+            return AwaitEnqueued(enqueued, reply, cancellationToken);
+        }
+
+        enqueued.GetAwaiter().GetResult();
+        reply.CancelWith(cancellationToken);
+        return reply.VoidTask;
+
+        static async ValueTask<CommandResult> AwaitEnqueued(ValueTask enqueued, ReplySink<VoidResult> reply, CancellationToken cancellationToken)
+        {
+            await enqueued.ConfigureAwait(false);
+            reply.CancelWith(cancellationToken);
+            return await reply.VoidTask.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Puts a command on its queue; with <paramref name="reply"/> in its envelope, for a sender that awaits the outcome.</summary>
+    private ValueTask EnqueueCore(object command, PublishOptions? options, ReplySink? reply, CancellationToken cancellationToken)
     {
         if (command is null)
         {
@@ -53,8 +99,8 @@ internal sealed partial class EventBusRuntime
         }
 
         return EventBusTelemetry.Source.HasListeners()
-            ? PublishTracedAsync(topic, command, options, "publish", cancellationToken)
-            : topic.PublishAsync(command, CreateContext(topic.Name, options), cancellationToken);
+            ? PublishTracedAsync(topic, command, options, reply is null ? "publish" : "send", cancellationToken, reply)
+            : topic.PublishAsync(command, CreateContext(topic.Name, options, reply), cancellationToken);
     }
 
     private FrozenDictionary<Type, CommandRoute> BuildCommandRoutes(List<string> problems)

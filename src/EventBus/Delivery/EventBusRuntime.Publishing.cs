@@ -28,10 +28,10 @@ internal sealed partial class EventBusRuntime
     }
 
     /// <summary>Publishes inside a <c>publish</c> span whose context travels in the envelope.</summary>
-    private async ValueTask PublishTracedAsync(Topic topic, object message, PublishOptions? options, string operation, CancellationToken cancellationToken)
+    private async ValueTask PublishTracedAsync(Topic topic, object message, PublishOptions? options, string operation, CancellationToken cancellationToken, ReplySink? reply = null)
     {
         using var activity = StartProducerActivity(operation, topic.Name);
-        var context = CreateContext(topic.Name, options);
+        var context = CreateContext(topic.Name, options, reply);
         TagMessage(activity, context);
         try
         {
@@ -164,10 +164,11 @@ internal sealed partial class EventBusRuntime
         return PublishGroupsAsync(groups, options, cancellationToken);
     }
 
-    internal MessageContext CreateContext(string messageType, PublishOptions? options)
+    /// <summary>A new envelope: a new message id (unless the options give one), the time, the options (or the reply that holds them), the trace.</summary>
+    internal MessageContext CreateContext(string messageType, PublishOptions? options, ReplySink? reply = null)
     {
         var now = _time.GetUtcNow();
-        return new MessageContext(options?.MessageId ?? MessageId.NewId(now), messageType, now.UtcTicks, options, Activity.Current);
+        return new MessageContext(options?.MessageId ?? MessageId.NewId(now), messageType, now.UtcTicks, (object?)reply ?? options, Activity.Current);
     }
 
     private Topic GetTopic<T>(T message)

@@ -134,6 +134,7 @@ internal sealed partial class EventBusRuntime
         }
 
         Pending?.Undelivered?.Invoke(message);
+        context.Reply?.Fail(message); // a sender awaiting this command's outcome learns it was not handled
 
         if (Options.OnUndelivered is { } callback)
         {

@@ -16,10 +16,11 @@ public readonly struct MessageContext
 {
     // Layout: this struct sits in every buffered envelope and is copied on each hand-off, so it is kept small (80 bytes):
     // the envelope values a publisher set live in its immutable PublishOptions (one reference for four values), the timestamp
-    // is UTC ticks, and the trace context is read from the publisher's Activity (a reference) rather than copied.
+    // is UTC ticks, and the trace context is read from the publisher's Activity (a reference) rather than copied. A command sent
+    // through its queue (SendQueuedAsync) carries, in the same reference, the reply its sender awaits, which holds the options.
     private static readonly IReadOnlyDictionary<string, string> s_noHeaders = FrozenDictionary<string, string>.Empty;
 
-    private readonly PublishOptions? _options;
+    private readonly object? _extras; // PublishOptions, or a ReplySink (which holds them)
     private readonly Activity? _trace;
     private readonly long _timestampTicks;
     private readonly Settlement? _settlement;
@@ -30,7 +31,7 @@ public readonly struct MessageContext
         MessageId messageId,
         string messageType,
         long timestampTicks,
-        PublishOptions? options,
+        object? extras,
         Activity? trace,
         string? subscription = null,
         int deliveryCount = 1,
@@ -41,7 +42,7 @@ public readonly struct MessageContext
         MessageId = messageId;
         MessageType = messageType;
         _timestampTicks = timestampTicks;
-        _options = options;
+        _extras = extras;
         _trace = trace;
         Subscription = subscription;
         DeliveryCount = deliveryCount;
@@ -67,16 +68,16 @@ public readonly struct MessageContext
     public DateTimeOffset Timestamp => new(_timestampTicks, TimeSpan.Zero);
 
     /// <summary>Gets the identifier that ties together every message of one business flow, or <see langword="null"/>.</summary>
-    public string? CorrelationId => _options?.CorrelationId;
+    public string? CorrelationId => Options?.CorrelationId;
 
     /// <summary>Gets the identifier of the message that caused this one, or <see langword="null"/>.</summary>
-    public string? CausationId => _options?.CausationId;
+    public string? CausationId => Options?.CausationId;
 
     /// <summary>Gets the headers given at publish time; empty (never <see langword="null"/>) when there were none.</summary>
-    public IReadOnlyDictionary<string, string> Headers => _options?.Headers ?? s_noHeaders;
+    public IReadOnlyDictionary<string, string> Headers => Options?.Headers ?? s_noHeaders;
 
     /// <summary>Gets the partition key given at publish time, or <see langword="null"/>.</summary>
-    public string? PartitionKey => _options?.PartitionKey;
+    public string? PartitionKey => Options?.PartitionKey;
 
     /// <summary>Gets the name of the subscription this delivery belongs to, or <see langword="null"/> for an inline command send.</summary>
     public string? Subscription { get; }
@@ -134,22 +135,30 @@ public readonly struct MessageContext
 
     internal long TimestampTicks => _timestampTicks;
 
+    /// <summary>Gets the reply the sender of a command awaits (<c>SendQueuedAsync</c>), or null.</summary>
+    internal ReplySink? Reply => _extras as ReplySink;
+
+    /// <summary>Gets a value indicating whether the handler of this delivery, still in progress, nacked or dead-lettered it.</summary>
+    internal bool IsSettled => _settlement is { } settlement && settlement.Version == _settlementVersion && settlement.Kind != SettlementKind.None;
+
+    private PublishOptions? Options => _extras as PublishOptions ?? (_extras as ReplySink)?.Options;
+
     internal long OffsetPlusOne => _offsetPlusOne;
 
     internal MessageContext ForSubscription(string subscription) =>
-        new(MessageId, MessageType, _timestampTicks, _options, _trace, subscription, DeliveryCount, offsetPlusOne: _offsetPlusOne);
+        new(MessageId, MessageType, _timestampTicks, _extras, _trace, subscription, DeliveryCount, offsetPlusOne: _offsetPlusOne);
 
     internal MessageContext ForDelivery(string subscription, int deliveryCount, Settlement settlement, int version) =>
-        new(MessageId, MessageType, _timestampTicks, _options, _trace, subscription, deliveryCount, settlement, version, _offsetPlusOne);
+        new(MessageId, MessageType, _timestampTicks, _extras, _trace, subscription, deliveryCount, settlement, version, _offsetPlusOne);
 
     internal MessageContext WithDeliveryCount(int deliveryCount) =>
-        new(MessageId, MessageType, _timestampTicks, _options, _trace, Subscription, deliveryCount, offsetPlusOne: _offsetPlusOne);
+        new(MessageId, MessageType, _timestampTicks, _extras, _trace, Subscription, deliveryCount, offsetPlusOne: _offsetPlusOne);
 
     internal MessageContext WithOffset(long offset) =>
-        new(MessageId, MessageType, _timestampTicks, _options, _trace, Subscription, DeliveryCount, offsetPlusOne: offset + 1);
+        new(MessageId, MessageType, _timestampTicks, _extras, _trace, Subscription, DeliveryCount, offsetPlusOne: offset + 1);
 
     /// <summary>A fresh envelope for a new round of attempts (a re-drive): same message id, values, trace and offset, delivery count 1.</summary>
-    internal MessageContext ForRedrive() => new(MessageId, MessageType, _timestampTicks, _options, _trace, offsetPlusOne: _offsetPlusOne);
+    internal MessageContext ForRedrive() => new(MessageId, MessageType, _timestampTicks, _extras, _trace, offsetPlusOne: _offsetPlusOne);
 
     private void Settle(SettlementKind kind, string reason)
     {

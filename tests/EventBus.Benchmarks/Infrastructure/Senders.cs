@@ -53,3 +53,18 @@ public readonly struct BusSender(ICommandBus bus, BenchCommand command) : IComma
     /// <inheritdoc />
     public int ResultOf(CommandResult<int> reply) => reply.Value;
 }
+
+/// <summary>
+/// The bus's queued path: <see cref="ICommandBus.SendQueuedAsync{TResult}(ICommand{TResult}, PublishOptions?, CancellationToken)"/>
+/// (a queue worker handles the command; the sender awaits the outcome), the counterpart of the raw channel + completion source.
+/// </summary>
+/// <param name="bus">The command side of the bus.</param>
+/// <param name="command">The command.</param>
+public readonly struct BusQueuedSender(ICommandBus bus, BenchCommand command) : ICommandSender<CommandResult<int>>
+{
+    /// <inheritdoc />
+    public ValueTask<CommandResult<int>> SendAsync() => bus.SendQueuedAsync(command);
+
+    /// <inheritdoc />
+    public int ResultOf(CommandResult<int> reply) => reply.Value;
+}

@@ -66,6 +66,59 @@ public sealed class AllocationTests
     public Task PublishBatchAsync_OneSingletonHandler_AllocatesNothingPerEvent() =>
         AssertNoAllocationPerEvent(handlers: 1, chunk: 512, batch: true, configure: static b => b.AddEventHandler<AllocEvent, CountingHandler<First>>(ServiceLifetime.Singleton));
 
+    [Fact]
+    public async Task SendAsync_SingletonCommandHandler_AllocatesNothingPerRoundTrip()
+    {
+        var bytes = await MeasureRoundTripsAsync(static (commands, command) => commands.SendAsync(command));
+        (bytes / RoundTrips).Should().Be(0, $"the bus allocated {bytes} bytes for {RoundTrips} inline sends in the best of five rounds");
+    }
+
+    [Fact]
+    public async Task SendQueuedAsync_SingletonCommandHandler_AllocatesOneSmallReplyPerRoundTrip()
+    {
+        var bytes = await MeasureRoundTripsAsync(static (commands, command) => commands.SendQueuedAsync(command));
+
+        // The reply the sender awaits (a completion core, the sender's options and its cancellation registration): one object.
+        ((double)bytes / RoundTrips).Should().BeInRange(1, 128, $"the bus allocated {bytes} bytes for {RoundTrips} queued sends in the best of five rounds");
+    }
+
+    private const int RoundTrips = 20_000;
+
+    /// <summary>The fewest bytes allocated, over five rounds after a warm-up, by <see cref="RoundTrips"/> awaited round trips in sequence.</summary>
+    private static async Task<long> MeasureRoundTripsAsync(Func<ICommandBus, AllocCommand, ValueTask<CommandResult<int>>> send)
+    {
+        var services = new ServiceCollection();
+        services.AddEventBus(b => b.AddCommandHandler<AllocCommand, int, AllocCommandHandler>(ServiceLifetime.Singleton));
+        await using var provider = services.BuildServiceProvider();
+        var control = provider.GetRequiredService<IEventBusControl>();
+        var commands = provider.GetRequiredService<ICommandBus>();
+        var command = new AllocCommand(41);
+        await control.StartAsync();
+        await RoundTripsAsync(commands, command, send, RoundTrips);
+
+        var smallest = long.MaxValue;
+        for (var round = 0; round < 5; round++)
+        {
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            await RoundTripsAsync(commands, command, send, RoundTrips);
+            smallest = Math.Min(smallest, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+
+        (await control.StopAsync()).Drained.Should().BeTrue();
+        return smallest;
+
+        static async Task RoundTripsAsync(ICommandBus commands, AllocCommand command, Func<ICommandBus, AllocCommand, ValueTask<CommandResult<int>>> send, int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                if ((await send(commands, command)).Value != 42)
+                {
+                    throw new InvalidOperationException("The handler returns 42.");
+                }
+            }
+        }
+    }
+
     private static async Task AssertNoAllocationPerEvent(int handlers, int chunk, Action<EventBusBuilder> configure, bool batch = false)
     {
         var counter = new DeliveryCounter();
@@ -123,6 +176,14 @@ public sealed class AllocationTests
     }
 
     public sealed record AllocEvent(int N);
+
+    public sealed record AllocCommand(int Value) : ICommand<int>;
+
+    public sealed class AllocCommandHandler : ICommandHandler<AllocCommand, int>
+    {
+        public ValueTask<CommandResult<int>> HandleAsync(AllocCommand command, MessageContext context, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<CommandResult<int>>(command.Value + 1);
+    }
 
     public sealed class DeliveryCounter
     {
