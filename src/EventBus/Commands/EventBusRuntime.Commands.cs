@@ -42,45 +42,31 @@ internal sealed partial class EventBusRuntime
         where TCommand : class =>
         EnqueueCore(command, options, null, cancellationToken);
 
-    public ValueTask<CommandResult<TResult>> SendQueuedAsync<TResult>(ICommand<TResult> command, PublishOptions? options = null, CancellationToken cancellationToken = default)
+    public ValueTask<CommandResult<TResult>> SendQueuedAsync<TResult>(ICommand<TResult> command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
+        SendQueuedCore<TResult, CommandResult<TResult>>(command, options, static reply => reply.Task, cancellationToken);
+
+    public ValueTask<CommandResult> SendQueuedAsync(ICommand command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
+        SendQueuedCore<VoidResult, CommandResult>(command, options, static reply => reply.VoidTask, cancellationToken);
+
+    /// <summary>Enqueues a command with a reply in its envelope, then awaits the reply as <typeparamref name="TOutcome"/> (<paramref name="outcome"/>).</summary>
+    private ValueTask<TOutcome> SendQueuedCore<TResult, TOutcome>(object command, PublishOptions? options, Func<ReplySink<TResult>, ValueTask<TOutcome>> outcome, CancellationToken cancellationToken)
     {
         var reply = new ReplySink<TResult>(options);
         var enqueued = EnqueueCore(command, options, reply, cancellationToken);
         if (!enqueued.IsCompletedSuccessfully)
         {
-            return AwaitEnqueued(enqueued, reply, cancellationToken);
+            return AwaitEnqueued(enqueued, reply, outcome, cancellationToken);
         }
 
         enqueued.GetAwaiter().GetResult();
         reply.CancelWith(cancellationToken);
-        return reply.Task;
+        return outcome(reply);
 
-        static async ValueTask<CommandResult<TResult>> AwaitEnqueued(ValueTask enqueued, ReplySink<TResult> reply, CancellationToken cancellationToken)
+        static async ValueTask<TOutcome> AwaitEnqueued(ValueTask enqueued, ReplySink<TResult> reply, Func<ReplySink<TResult>, ValueTask<TOutcome>> outcome, CancellationToken cancellationToken)
         {
             await enqueued.ConfigureAwait(false);
             reply.CancelWith(cancellationToken);
-            return await reply.Task.ConfigureAwait(false);
-        }
-    }
-
-    public ValueTask<CommandResult> SendQueuedAsync(ICommand command, PublishOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var reply = new ReplySink<VoidResult>(options);
-        var enqueued = EnqueueCore(command, options, reply, cancellationToken);
-        if (!enqueued.IsCompletedSuccessfully)
-        {
-            return AwaitEnqueued(enqueued, reply, cancellationToken);
-        }
-
-        enqueued.GetAwaiter().GetResult();
-        reply.CancelWith(cancellationToken);
-        return reply.VoidTask;
-
-        static async ValueTask<CommandResult> AwaitEnqueued(ValueTask enqueued, ReplySink<VoidResult> reply, CancellationToken cancellationToken)
-        {
-            await enqueued.ConfigureAwait(false);
-            reply.CancelWith(cancellationToken);
-            return await reply.VoidTask.ConfigureAwait(false);
+            return await outcome(reply).ConfigureAwait(false);
         }
     }
 
