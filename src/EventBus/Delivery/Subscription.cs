@@ -20,15 +20,16 @@ internal sealed record SubscriptionSettings(
 /// its dead letters.
 /// </summary>
 /// <remarks>
-/// <para>The buffer is an unbounded <see cref="Channel{T}"/> of struct <see cref="Envelope"/>s bounded by <see cref="_count"/>:
+/// <para>The buffer is an unbounded <see cref="Channel{T}"/> of struct <see cref="Envelope"/>s bounded by <see cref="_buffered"/>:
 /// the topic checks room and writes under its own lock (so every subscription of a topic sees the same order and a batch is
 /// all-or-nothing), the workers read. Keeping the count ourselves lets the topic check room for a whole batch without taking the
 /// channel's lock, and lets a drop-oldest publish take the oldest message itself.</para>
-/// <para>Invariant: a publish adds to <see cref="_count"/> + <see cref="_scheduled"/> only when it stays within <see cref="Capacity"/>:
-/// the count is incremented before an envelope is written and decremented after one is read, and a message scheduled for a
-/// delayed redelivery holds a place (in <see cref="_scheduled"/>, then back in <see cref="_count"/>), so failures that wait for a
-/// retry hold back publishers instead of growing memory. Scheduling happens outside the topic's lock, so the sum can exceed the
-/// capacity by at most the messages in flight (one per worker) at the moment they are rescheduled.</para>
+/// <para>Invariant: a publish adds to <see cref="_buffered"/> + <see cref="_scheduled"/> only when it stays within <see cref="Capacity"/>:
+/// an add is counted before an envelope is written and a take after one is read, and a message scheduled for a delayed
+/// redelivery holds a place (in <see cref="_scheduled"/>, then back in <see cref="_buffered"/>), so failures that wait for a retry
+/// hold back publishers instead of growing memory. Scheduling happens outside the topic's lock (and publishers check against a
+/// cached limit, which a schedule invalidates), so the sum can exceed the capacity by at most the messages in flight (one per
+/// worker) at the moment they are rescheduled.</para>
 /// </remarks>
 [DebuggerDisplay("{Name,nq} on {Topic.Name,nq}: {Mode} x{Workers}, {Depth}/{Capacity} buffered")]
 internal sealed partial class Subscription : IBackpressured
@@ -44,7 +45,7 @@ internal sealed partial class Subscription : IBackpressured
     private readonly IdleWorkers? _idle;
     private readonly PendingTracker? _pending;
     private Task[]? _workerTasks;
-    private int _count;
+    private readonly BufferCount _buffered = new();
     private int _scheduled;
     private long _dropped;
     private volatile bool _abandoned;
@@ -96,7 +97,7 @@ internal sealed partial class Subscription : IBackpressured
 
     public FullPolicy FullPolicy => _settings.FullPolicy;
 
-    public int Depth => Volatile.Read(ref _count);
+    public int Depth => _buffered.Count;
 
     public int InFlight => _workers.Count(static w => Volatile.Read(ref w.Busy) == 1);
 
@@ -111,7 +112,7 @@ internal sealed partial class Subscription : IBackpressured
 
     public bool IsCurrentWorker() => Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this);
 
-    public bool HasRoom(int count) => Volatile.Read(ref _count) + Volatile.Read(ref _scheduled) + count <= Capacity;
+    public bool HasRoom(int count) => _buffered.HasRoom(count, Capacity, ref _scheduled);
 
     public void Start()
     {
@@ -151,16 +152,16 @@ internal sealed partial class Subscription : IBackpressured
             // A worker may take the oldest first: then there is room anyway.
             if (_channel.Reader.TryRead(out var oldest))
             {
-                Interlocked.Decrement(ref _count);
+                _buffered.Take();
                 Drop(oldest, UndeliveredReason.DroppedOldest);
             }
         }
 
-        Interlocked.Increment(ref _count);
+        _buffered.Add();
         _pending?.Enter();
         if (!_channel.Writer.TryWrite(envelope))
         {
-            Interlocked.Decrement(ref _count);
+            _buffered.Take();
             _pending?.Leave();
             Debug.Fail("The writer is completed only under the topic lock, after which the topic writes nothing.");
         }
@@ -206,7 +207,7 @@ internal sealed partial class Subscription : IBackpressured
         _abandoned = true;
         while (_channel.Reader.TryRead(out var envelope))
         {
-            Interlocked.Decrement(ref _count);
+            _buffered.Take();
             unfinished.Add(Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.NotStartedBeforeStop, null));
             _pending?.Leave();
         }
@@ -271,7 +272,7 @@ internal sealed partial class Subscription : IBackpressured
             {
                 while (!_abandoned && reader.TryRead(out var envelope))
                 {
-                    Interlocked.Decrement(ref _count);
+                    _buffered.Take();
                     WakeRoomWaiters();
                     worker.Current = envelope;
                     Volatile.Write(ref worker.Busy, 1);

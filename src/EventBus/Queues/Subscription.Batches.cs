@@ -9,7 +9,7 @@ internal sealed partial class Subscription
     {
         while (batch.Count < max && _channel.Reader.TryRead(out var envelope))
         {
-            Interlocked.Decrement(ref _count);
+            _buffered.Take();
             batch.Add(envelope);
         }
 

@@ -59,6 +59,7 @@ internal sealed partial class Subscription
             _scheduledItems.Add(item);
             item.Timer = _bus.TimeProvider.CreateTimer(static s => ((ScheduledRedelivery)s!).Fire(), item, delay, Timeout.InfiniteTimeSpan);
             Interlocked.Increment(ref _scheduled);
+            _buffered.Invalidate(); // publishers read the room again
         }
     }
 
@@ -75,11 +76,11 @@ internal sealed partial class Subscription
         item.Timer?.Dispose();
 
         // The message moves from the scheduled side of the capacity back to the buffer side: room stays the same.
-        Interlocked.Increment(ref _count);
+        _buffered.Add();
         Interlocked.Decrement(ref _scheduled);
         if (!_channel.Writer.TryWrite(item.Envelope))
         {
-            Interlocked.Decrement(ref _count);
+            _buffered.Take();
             AbandonForStop(item.Envelope);
         }
     }
