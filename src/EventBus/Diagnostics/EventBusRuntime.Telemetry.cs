@@ -134,7 +134,6 @@ internal sealed partial class EventBusRuntime
         }
 
         Pending?.Undelivered?.Invoke(message);
-        context.Reply?.Fail(message); // a sender awaiting this command's outcome learns it was not handled
 
         if (Options.OnUndelivered is { } callback)
         {
@@ -147,6 +146,9 @@ internal sealed partial class EventBusRuntime
                 Log.UndeliveredCallbackFailed(_logger, context.MessageType, context.MessageId, e);
             }
         }
+
+        // Last: a sender awaiting this command's outcome learns it was not handled once the report (and the dead letter) exist.
+        context.Reply?.Fail(message);
     }
 
     private void LogUndelivered(UndeliveredMessage message)
