@@ -124,10 +124,11 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
         {
             if (context.Reply is ReplySink<TResult> reply)
             {
-                // A handler that nacked or dead-lettered the command is retried or reported by the worker; the sender waits for that.
+                // The worker completes the reply when it has finished the delivery. A handler that nacked or dead-lettered the
+                // command is retried or reported instead; the sender waits for that.
                 if (!context.IsSettled)
                 {
-                    reply.SetResult(result);
+                    reply.Stage(result);
                 }
 
                 return default;

@@ -30,6 +30,9 @@ internal abstract class ReplySink(PublishOptions? options)
 
     protected bool IsCompleted => Volatile.Read(ref _completed) != 0;
 
+    /// <summary>The worker finished the delivery as a success (counted, no longer pending): the sender gets the result the handler returned.</summary>
+    public abstract void Complete();
+
     /// <summary>Claims the one completion; false when the sink was already completed.</summary>
     protected bool TryClaim() => Interlocked.Exchange(ref _completed, 1) == 0;
 
@@ -57,6 +60,7 @@ internal sealed class ReplySink<TResult>(PublishOptions? options) : ReplySink(op
     // Continuations run on the thread pool: completing a reply never runs the sender's code on a bus worker.
     private ManualResetValueTaskSourceCore<CommandResult<TResult>> _core = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _cancellation;
+    private CommandResult<TResult> _staged;
 
     public ValueTask<CommandResult<TResult>> Task => new(this, _core.Version);
 
@@ -77,13 +81,15 @@ internal sealed class ReplySink<TResult>(PublishOptions? options) : ReplySink(op
         }
     }
 
-    /// <summary>The handler returned: its result or rejection.</summary>
-    public void SetResult(CommandResult<TResult> result)
+    /// <summary>The handler returned its result or rejection: kept until the worker has finished the delivery (<see cref="Complete"/>).</summary>
+    public void Stage(CommandResult<TResult> result) => _staged = result;
+
+    public override void Complete()
     {
         if (TryClaim())
         {
             _cancellation.Unregister();
-            _core.SetResult(result);
+            _core.SetResult(_staged);
         }
     }
 

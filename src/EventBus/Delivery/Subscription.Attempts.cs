@@ -222,8 +222,10 @@ internal sealed partial class Subscription
             Count(_metrics.Succeeded, 1);
             // Read in place (no copy of the envelope); without a harness the arguments are not even evaluated.
             _pending?.Handled?.Invoke(worker.Current.Message, worker.Current.Context.ForSubscription(Name));
+            var reply = worker.Current.Context.Reply;
             worker.Current = default; // drop the reference to the message
             _pending?.Leave();
+            reply?.Complete(); // last: a sender awaiting this command resumes with the delivery counted and done
             return;
         }
 
