@@ -5,7 +5,7 @@ namespace EventBus;
 /// <summary>
 /// How many envelopes a subscription's buffer holds, kept as two counters that only grow, each on its own cache line: added
 /// (by publishers, under the topic's lock, and by redelivery timers) and taken (by workers, and by whatever else removes an
-/// envelope). Publishers check room against a cached limit (taken plus the free capacity, as last read), so a publish reads no
+/// envelope). Publishers check room against a <see cref="RoomLimit"/> (taken plus the free capacity, as last read), so a publish reads no
 /// cache line that a worker writes on every message until the buffer nears that limit, and workers never read what publishers
 /// write: the two sides do not contend per message.
 /// </summary>
@@ -16,7 +16,7 @@ internal sealed class BufferCount
     private long _added;
 
     [FieldOffset(8)]
-    private long _limit; // the highest 'added' known to fit, as last computed (0: compute it)
+    private RoomLimit _limit; // the highest 'added' known to fit
 
     [FieldOffset(128)]
     private long _taken;
@@ -36,7 +36,7 @@ internal sealed class BufferCount
     public void Take() => Interlocked.Increment(ref _taken);
 
     /// <summary>The free capacity shrank other than by an add (a message was scheduled for a delayed redelivery): the next room check reads the counters again.</summary>
-    public void Invalidate() => Volatile.Write(ref _limit, 0);
+    public void Invalidate() => _limit.Invalidate();
 
     /// <summary>
     /// Whether <paramref name="count"/> more envelopes fit: the buffer plus <paramref name="reserved"/> (places held elsewhere, such
@@ -45,13 +45,6 @@ internal sealed class BufferCount
     public bool HasRoom(int count, int capacity, ref int reserved)
     {
         var wanted = Volatile.Read(ref _added) + count;
-        if (wanted <= Volatile.Read(ref _limit))
-        {
-            return true;
-        }
-
-        var limit = Volatile.Read(ref _taken) + capacity - Volatile.Read(ref reserved);
-        Volatile.Write(ref _limit, limit);
-        return wanted <= limit;
+        return _limit.Covers(wanted) || _limit.Refresh(wanted, Volatile.Read(ref _taken) + capacity - Volatile.Read(ref reserved));
     }
 }

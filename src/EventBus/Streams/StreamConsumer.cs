@@ -654,24 +654,15 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     /// </summary>
     internal sealed class RoomCache(StreamConsumer owner)
     {
-        private long _limit;
+        private RoomLimit _limit;
 
 #pragma warning disable CS0169 // Never read: it keeps the limit off the cache lines of neighbouring objects.
         private readonly Padding _padding;
 #pragma warning restore CS0169
 
-        public bool HasRoom(long head, int count)
-        {
-            if (head + count <= _limit)
-            {
-                return true;
-            }
+        public bool HasRoom(long head, int count) => _limit.Covers(head + count) || _limit.Refresh(head + count, owner.Committed + owner.Capacity);
 
-            _limit = owner.Committed + owner.Capacity;
-            return head + count <= _limit;
-        }
-
-        public void Invalidate() => _limit = 0;
+        public void Invalidate() => _limit.Invalidate();
     }
 
     /// <summary>A seek waiting for the group's worker to apply it.</summary>
