@@ -124,13 +124,9 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
         {
             if (context.Reply is ReplySink<TResult> reply)
             {
-                // The worker completes the reply when it has finished the delivery. A handler that nacked or dead-lettered the
-                // command is retried or reported instead; the sender waits for that.
-                if (!context.IsSettled)
-                {
-                    reply.Stage(result);
-                }
-
+                // The worker completes the reply when it finishes the delivery as a success. A handler that nacked or
+                // dead-lettered the command is retried (and stages again) or reported instead; the sender waits for that.
+                reply.Stage(result);
                 return default;
             }
 

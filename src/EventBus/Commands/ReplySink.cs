@@ -81,7 +81,7 @@ internal sealed class ReplySink<TResult>(PublishOptions? options) : ReplySink(op
         }
     }
 
-    /// <summary>The handler returned its result or rejection: kept until the worker has finished the delivery (<see cref="Complete"/>).</summary>
+    /// <summary>The handler returned its result or rejection: kept until the worker finishes the delivery as a success (<see cref="Complete"/>); a later attempt replaces it.</summary>
     public void Stage(CommandResult<TResult> result) => _staged = result;
 
     public override void Complete()

@@ -138,9 +138,6 @@ public readonly struct MessageContext
     /// <summary>Gets the reply the sender of a command awaits (<c>SendQueuedAsync</c>), or null.</summary>
     internal ReplySink? Reply => _extras as ReplySink;
 
-    /// <summary>Gets a value indicating whether the handler of this delivery, still in progress, nacked or dead-lettered it.</summary>
-    internal bool IsSettled => _settlement is { } settlement && settlement.Version == _settlementVersion && settlement.Kind != SettlementKind.None;
-
     private PublishOptions? Options => _extras as PublishOptions ?? (_extras as ReplySink)?.Options;
 
     internal long OffsetPlusOne => _offsetPlusOne;
