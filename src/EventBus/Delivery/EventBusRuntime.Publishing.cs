@@ -67,9 +67,7 @@ internal sealed partial class EventBusRuntime
             }
         }
 
-        return EventBusTelemetry.Source.HasListeners()
-            ? PublishGroupTracedAsync(single!, events.Select(static e => (object)e!).ToList(), options, cancellationToken)
-            : PublishRented(single!, events, options, cancellationToken);
+        return PublishGroup(single!, events, options, cancellationToken);
     }
 
     private Topic GetBatchTopic<TEvent>(TEvent item)
@@ -213,35 +211,20 @@ internal sealed partial class EventBusRuntime
         }
     }
 
-    private ValueTask PublishGroup(Topic topic, List<object> messages, PublishOptions? options, CancellationToken cancellationToken)
-    {
-        if (EventBusTelemetry.Source.HasListeners())
-        {
-            return PublishGroupTracedAsync(topic, messages, options, cancellationToken);
-        }
+    /// <summary>Publishes the events of one topic as one batch, inside a <c>publish</c> span when tracing is on.</summary>
+    private ValueTask PublishGroup<TEvent>(Topic topic, IReadOnlyList<TEvent> events, PublishOptions? options, CancellationToken cancellationToken) =>
+        EventBusTelemetry.Source.HasListeners()
+            ? PublishGroupTracedAsync(topic, events, options, cancellationToken)
+            : PublishRented(topic, events, options, cancellationToken);
 
-        var contexts = new MessageContext[messages.Count];
-        for (var i = 0; i < contexts.Length; i++)
-        {
-            contexts[i] = CreateContext(topic.Name, options);
-        }
-
-        return topic.PublishBatchAsync([.. messages], contexts, contexts.Length, cancellationToken);
-    }
-
-    private async ValueTask PublishGroupTracedAsync(Topic topic, List<object> messages, PublishOptions? options, CancellationToken cancellationToken)
+    private async ValueTask PublishGroupTracedAsync<TEvent>(Topic topic, IReadOnlyList<TEvent> events, PublishOptions? options, CancellationToken cancellationToken)
     {
         using var activity = StartProducerActivity("publish", topic.Name);
-        activity?.SetTag(EventBusTelemetry.BatchCountAttribute, messages.Count);
-        var contexts = new MessageContext[messages.Count];
-        for (var i = 0; i < contexts.Length; i++)
-        {
-            contexts[i] = CreateContext(topic.Name, options);
-        }
-
+        activity?.SetTag(EventBusTelemetry.BatchCountAttribute, events.Count);
         try
         {
-            await topic.PublishBatchAsync([.. messages], contexts, contexts.Length, cancellationToken).ConfigureAwait(false);
+            // The envelopes are created inside the span, so they carry its context.
+            await PublishRented(topic, events, options, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
