@@ -58,7 +58,6 @@ internal sealed class StreamLog
 
     public Lock Lock => _lock;
 
-
     /// <summary>Gets the offset the next appended event gets.</summary>
     public long Head => Volatile.Read(ref _head);
 
