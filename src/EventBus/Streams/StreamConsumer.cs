@@ -263,7 +263,8 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
             waiter = Interlocked.CompareExchange(ref _roomWaiter, created, null) ?? created;
         }
 
-        // Re-check after publishing the waiter (a commit moves the offset, then takes the waiter: no lost wake-up).
+        // Re-check after publishing the waiter: either this sees the commit, or the group sees the waiter at its next commit or,
+        // at the latest, before it goes idle (see PrepareIdle).
         if (HasRoom(_log.Head, count) || _log.IsCompleted || _completion.Task.IsCompleted)
         {
             return Task.CompletedTask;
@@ -435,6 +436,11 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     private bool PrepareIdle()
     {
         _signal.BeginWait();
+
+        // A commit writes the offset, then reads the room waiter; a publisher publishes its waiter, then reads the offset. Without
+        // a full fence between the commit's write and read, both can miss the other, and the publisher would wait for the group's
+        // next commit. Here, after the fence of BeginWait, the group sees that waiter before it goes idle.
+        WakeRoomWaiter();
         if (HasWork() || _log.IsCompleted)
         {
             return !_signal.CancelWait();
@@ -482,6 +488,12 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         }
 
         // Publishers waiting for this group's backlog re-check.
+        WakeRoomWaiter();
+    }
+
+    /// <summary>Lets the publishers that wait for room in this group's backlog re-check it.</summary>
+    private void WakeRoomWaiter()
+    {
         if (Volatile.Read(ref _roomWaiter) is not null)
         {
             Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
@@ -565,10 +577,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
         _slot?.Write(offset);
         await SaveAsync(offset, CancellationToken.None).ConfigureAwait(false);
-        if (Volatile.Read(ref _roomWaiter) is not null)
-        {
-            Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
-        }
+        WakeRoomWaiter();
 
         request.Done.TrySetResult(offset);
     }

@@ -78,4 +78,25 @@ public sealed class BackpressureTests
 
         (await failure.Task.Within()).Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("deadlock");
     }
+
+    [Theory]
+    [InlineData(1, 1)] // every publish waits for the commit of the previous event
+    [InlineData(8, 8)] // commits come in steps as large as the backlog: the last one before the group goes idle must wake the publisher
+    public async Task PublisherAlwaysAtTheBacklogLimit_EveryWaitEndsAndEveryEventArrivesInOrder(int capacity, int commitEvery)
+    {
+        const int Events = 20_000;
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 100));
+        var log = new GroupLog();
+        await using var group = await bus.SubscribeAsync("tight", log, o =>
+        {
+            o.Capacity = capacity;
+            o.CommitEvery = commitEvery;
+        });
+
+        await bus.PublishReadingsAsync(0, Events).Within(); // a lost wake-up would leave a publish waiting for room it already has
+        await log.WaitForCountAsync(Events);
+
+        log.Offsets.Should().Equal(Enumerable.Range(0, Events).Select(i => (long)i));
+        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == Events, "the group committed everything");
+    }
 }
