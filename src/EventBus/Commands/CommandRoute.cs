@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -20,11 +21,11 @@ internal abstract class CommandRoute(InvokerContext context, Type commandType)
 /// <typeparam name="TResult">The result type.</typeparam>
 internal interface ICommandSender<TResult>
 {
-    ValueTask<CommandResult<TResult>> SendAsync(object command, MessageContext context, CancellationToken cancellationToken);
+    ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext context, CancellationToken cancellationToken);
 }
 
 /// <summary>Calls a resolved handler for a command.</summary>
-internal delegate ValueTask<CommandResult<TResult>> CommandInvocation<in TCommand, TResult>(object handler, TCommand command, MessageContext context, CancellationToken cancellationToken);
+internal delegate ValueTask<CommandResult<TResult>> CommandInvocation<in TCommand, TResult>(object handler, TCommand command, in MessageContext context, CancellationToken cancellationToken);
 
 internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, CommandInvocation<TCommand, TResult> invoke)
     : CommandRoute(context, typeof(TCommand)), ICommandSender<TResult>
@@ -32,16 +33,16 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     private readonly bool _direct = !context.NeedsScope && context.Middleware.Length == 0;
     private object? _singleton;
 
-    public ValueTask<CommandResult<TResult>> SendAsync(object command, MessageContext messageContext, CancellationToken cancellationToken)
+    public ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext messageContext, CancellationToken cancellationToken)
     {
         if (!_direct)
         {
-            return SendSlowAsync((TCommand)command, messageContext, cancellationToken);
+            return SendSlowAsync(AsCommand(command), messageContext, cancellationToken);
         }
 
         try
         {
-            var pending = invoke(_singleton ??= Context.Root.GetRequiredService(Context.HandlerType), (TCommand)command, messageContext, cancellationToken);
+            var pending = invoke(_singleton ??= Context.Root.GetRequiredService(Context.HandlerType), AsCommand(command), messageContext, cancellationToken);
             return pending.IsCompletedSuccessfully ? pending : AwaitRejectionAware(pending);
         }
         catch (CommandRejectedException e)
@@ -51,6 +52,16 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     }
 
     public override HandlerInvoker CreateQueueInvoker() => new QueueInvoker(this);
+
+    /// <summary>
+    /// The command as <typeparamref name="TCommand"/>. Routes are found by the command's exact runtime type (and a command queue
+    /// holds only its own type), so for a class the reference is reused as is, without the runtime's generic cast helper.
+    /// </summary>
+    private static TCommand AsCommand(object command)
+    {
+        Debug.Assert(command.GetType() == typeof(TCommand), "A route receives commands of its own type only.");
+        return typeof(TCommand).IsValueType ? (TCommand)command : Unsafe.As<object, TCommand>(ref command);
+    }
 
     private static async ValueTask<CommandResult<TResult>> AwaitRejectionAware(ValueTask<CommandResult<TResult>> pending)
     {
@@ -140,14 +151,14 @@ internal static class ResultCommandAdapter<TCommand, TResult>
     where TCommand : ICommand<TResult>
 {
     public static readonly CommandInvocation<TCommand, TResult> Invoke =
-        static (handler, command, context, ct) => ((ICommandHandler<TCommand, TResult>)handler).HandleAsync(command, context, ct);
+        static (object handler, TCommand command, in MessageContext context, CancellationToken ct) => ((ICommandHandler<TCommand, TResult>)handler).HandleAsync(command, context, ct);
 }
 
 /// <summary>Adapts <see cref="ICommandHandler{TCommand}"/> (no result) to <see cref="CommandInvocation{TCommand, TResult}"/>.</summary>
 internal static class VoidCommandAdapter<TCommand>
     where TCommand : ICommand
 {
-    public static readonly CommandInvocation<TCommand, VoidResult> Invoke = static (handler, command, context, ct) =>
+    public static readonly CommandInvocation<TCommand, VoidResult> Invoke = static (object handler, TCommand command, in MessageContext context, CancellationToken ct) =>
     {
         var pending = ((ICommandHandler<TCommand>)handler).HandleAsync(command, context, ct);
         return pending.IsCompletedSuccessfully ? ValueTask.FromResult(Convert(pending.Result)) : AwaitAsync(pending);

@@ -270,6 +270,18 @@ public sealed class CommandBusTests
         await enqueue.Should().ThrowExactlyAsync<ArgumentException>().WithMessage($"*{typeof(Released).FullName}*not a command*");
     }
 
+    [Fact]
+    public async Task SendAsync_CommandIsAStruct_InlineAndQueuedSendsBothReachTheHandler()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<DoubleIt, int, DoubleHandler>());
+
+        var inline = await bus.Commands.SendAsync(new DoubleIt(21));
+        var queued = await bus.Commands.SendQueuedAsync(new DoubleIt(4)).AsTask().Within();
+
+        inline.Value.Should().Be(42);
+        queued.Value.Should().Be(8);
+    }
+
     private static Task<TestBus> StartAsync() =>
         TestBus.StartAsync(b => b
             .AddCommandHandler<Reserve, int, ReserveHandler>()
@@ -283,6 +295,14 @@ public sealed class CommandBusTests
     public sealed record Explode(bool Asynchronously, bool Reject) : ICommand;
 
     public sealed record Unhandled : ICommand;
+
+    public readonly record struct DoubleIt(int Value) : ICommand<int>;
+
+    public sealed class DoubleHandler : ICommandHandler<DoubleIt, int>
+    {
+        public ValueTask<CommandResult<int>> HandleAsync(DoubleIt command, MessageContext context, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<CommandResult<int>>(command.Value * 2);
+    }
 
     public sealed record Probe : ICommand<CancellationToken>;
 
