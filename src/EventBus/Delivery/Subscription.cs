@@ -51,7 +51,7 @@ internal sealed partial class Subscription : IBackpressured
     private volatile bool _abandoned;
 
     // Publishers waiting for room share one completion source; any dequeue completes it and they re-check.
-    private TaskCompletionSource? _roomWaiter;
+    private RoomWaiter _roomWaiter;
 
     public Subscription(EventBusRuntime bus, Topic topic, Type handlerType, HandlerInvoker invoker, SubscriptionSettings settings)
     {
@@ -168,30 +168,15 @@ internal sealed partial class Subscription : IBackpressured
     }
 
     /// <summary>Waits until <paramref name="count"/> messages fit, the bus stops, or <paramref name="cancellationToken"/> fires.</summary>
-    public Task WaitForRoomAsync(int count, CancellationToken cancellationToken)
-    {
-        var waiter = Volatile.Read(ref _roomWaiter);
-        if (waiter is null)
-        {
-            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            waiter = Interlocked.CompareExchange(ref _roomWaiter, created, null) ?? created;
-        }
-
-        // Re-check after publishing the waiter: a worker decrements the count, then takes the waiter (both full fences),
-        // so either we see the room or the worker sees the waiter. No lost wake-up.
-        if (HasRoom(count) || Topic.IsCompleted)
-        {
-            return Task.CompletedTask;
-        }
-
-        return waiter.Task.WaitAsync(cancellationToken);
-    }
+    /// <remarks>The fence that <see cref="RoomWaiter"/> needs: a worker counts a take (a full fence), then wakes the waiters.</remarks>
+    public Task WaitForRoomAsync(int count, CancellationToken cancellationToken) =>
+        _roomWaiter.WaitAsync(this, count, static (subscription, wanted) => subscription.HasRoom(wanted) || subscription.Topic.IsCompleted, cancellationToken);
 
     /// <summary>Stops accepting: completes the buffer (workers drain what is in it) and wakes publishers waiting for room.</summary>
     public void CompleteWriter()
     {
         _channel.Writer.TryComplete();
-        WakeRoomWaiters();
+        _roomWaiter.Wake();
     }
 
     /// <summary>After the stop timeout, before handlers are cancelled: workers finish their current message and take no more.</summary>
@@ -223,14 +208,6 @@ internal sealed partial class Subscription : IBackpressured
                     _pending?.Leave();
                 }
             }
-        }
-    }
-
-    private void WakeRoomWaiters()
-    {
-        if (Volatile.Read(ref _roomWaiter) is not null)
-        {
-            Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
         }
     }
 
@@ -273,7 +250,7 @@ internal sealed partial class Subscription : IBackpressured
                 while (!_abandoned && reader.TryRead(out var envelope))
                 {
                     _buffered.Take();
-                    WakeRoomWaiters();
+                    _roomWaiter.Wake();
                     worker.Current = envelope;
                     Volatile.Write(ref worker.Busy, 1);
                     var pending = ProcessAsync(worker, envelope);

@@ -15,7 +15,7 @@ internal sealed partial class Subscription
 
         if (batch.Count > 0)
         {
-            WakeRoomWaiters();
+            _roomWaiter.Wake();
         }
 
         return batch.Count > 0;

@@ -55,7 +55,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     private volatile bool _abandoned;
     private volatile Exception? _fault;
     private SeekRequest? _seek;
-    private TaskCompletionSource? _roomWaiter;
+    private RoomWaiter _roomWaiter;
 
     public StreamConsumer(EventBusRuntime bus, StreamLog log, string name, HandlerInvoker invoker, ConsumerGroupSettings settings, IStreamOffsetStore store)
     {
@@ -254,24 +254,10 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         _storeDirty = _slot is null;
     }
 
-    public Task WaitForRoomAsync(int count, CancellationToken cancellationToken)
-    {
-        var waiter = Volatile.Read(ref _roomWaiter);
-        if (waiter is null)
-        {
-            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            waiter = Interlocked.CompareExchange(ref _roomWaiter, created, null) ?? created;
-        }
-
-        // Re-check after publishing the waiter: either this sees the commit, or the group sees the waiter at its next commit or,
-        // at the latest, before it goes idle (see PrepareIdle).
-        if (HasRoom(_log.Head, count) || _log.IsCompleted || _completion.Task.IsCompleted)
-        {
-            return Task.CompletedTask;
-        }
-
-        return waiter.Task.WaitAsync(cancellationToken);
-    }
+    /// <summary>Waits until <paramref name="count"/> more events fit the group's backlog, the bus or the group stops, or <paramref name="cancellationToken"/> fires.</summary>
+    /// <remarks>The fence that <see cref="RoomWaiter"/> needs is not in a commit (one per event would cost the hot path) but before the group goes idle: see <see cref="PrepareIdle"/>.</remarks>
+    public Task WaitForRoomAsync(int count, CancellationToken cancellationToken) =>
+        _roomWaiter.WaitAsync(this, count, static (group, wanted) => group.HasRoom(group._log.Head, wanted) || group._log.IsCompleted || group._completion.Task.IsCompleted, cancellationToken);
 
     public bool IsCurrentWorker() => ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this);
 
@@ -440,7 +426,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         // A commit writes the offset, then reads the room waiter; a publisher publishes its waiter, then reads the offset. Without
         // a full fence between the commit's write and read, both can miss the other, and the publisher would wait for the group's
         // next commit. Here, after the fence of BeginWait, the group sees that waiter before it goes idle.
-        WakeRoomWaiter();
+        _roomWaiter.Wake();
         if (HasWork() || _log.IsCompleted)
         {
             return !_signal.CancelWait();
@@ -488,16 +474,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         }
 
         // Publishers waiting for this group's backlog re-check.
-        WakeRoomWaiter();
-    }
-
-    /// <summary>Lets the publishers that wait for room in this group's backlog re-check it.</summary>
-    private void WakeRoomWaiter()
-    {
-        if (Volatile.Read(ref _roomWaiter) is not null)
-        {
-            Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
-        }
+        _roomWaiter.Wake();
     }
 
     private void FlushCommit()
@@ -577,7 +554,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
         _slot?.Write(offset);
         await SaveAsync(offset, CancellationToken.None).ConfigureAwait(false);
-        WakeRoomWaiter();
+        _roomWaiter.Wake();
 
         request.Done.TrySetResult(offset);
     }
@@ -624,7 +601,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         }
 
         LeavePending(Interlocked.Read(ref _pendingCount));
-        Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+        _roomWaiter.Wake();
         Interlocked.Exchange(ref _seek, null)?.Done.TrySetException(new InvalidOperationException($"Consumer group '{Name}' on stream '{Topic}' stopped before the seek was applied."));
         _bus.OnGroupStopped(this);
         if (_fault is { } fault)
