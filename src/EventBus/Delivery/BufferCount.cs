@@ -4,7 +4,7 @@ namespace EventBus;
 
 /// <summary>
 /// How many envelopes a subscription's buffer holds, kept as two counters that only grow, each on its own cache line: added
-/// (by publishers, under the topic's lock, and by redelivery timers) and taken (by workers, and by whatever else removes an
+/// (by whoever writes to the buffer, always under the topic's lock: publishers, re-drives, redelivery timers) and taken (by workers, and by whatever else removes an
 /// envelope). Publishers check room against a <see cref="RoomLimit"/> (taken plus the free capacity, as last read), so a publish reads no
 /// cache line that a worker writes on every message until the buffer nears that limit, and workers never read what publishers
 /// write: the two sides do not contend per message.
@@ -29,8 +29,9 @@ internal sealed class BufferCount
     /// <summary>Gets the number of envelopes in the buffer.</summary>
     public int Count => (int)Math.Max(0, Volatile.Read(ref _added) - Volatile.Read(ref _taken));
 
-    /// <summary>An envelope is about to be written to the buffer.</summary>
-    public void Add() => Interlocked.Increment(ref _added);
+    /// <summary>An envelope is about to be written to the buffer. Callers hold the topic's lock (every write to a subscription's
+    /// buffer does), so adds never race each other and need no atomic instruction.</summary>
+    public void Add() => Volatile.Write(ref _added, _added + 1);
 
     /// <summary>An envelope left the buffer (or a counted write failed).</summary>
     public void Take() => Interlocked.Increment(ref _taken);

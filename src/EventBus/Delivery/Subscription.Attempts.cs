@@ -6,6 +6,8 @@ namespace EventBus;
 internal sealed partial class Subscription
 {
     /// <summary>Delivers one message until it is acknowledged, scheduled for a delayed redelivery, or dead-lettered.</summary>
+    /// <remarks><paramref name="envelope"/> is the worker's own slot (<c>worker.Current</c>), which <see cref="Finish"/> clears: read it
+    /// before finishing (the slow path takes a copy).</remarks>
     private ValueTask ProcessAsync(WorkerState worker, in Envelope envelope)
     {
         // Fast path (no timeout, nothing to trace or time, handler completes synchronously and succeeds): no state machine, no allocation.

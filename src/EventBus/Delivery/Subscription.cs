@@ -141,6 +141,7 @@ internal sealed partial class Subscription : IBackpressured
     /// </summary>
     public void Write(in Envelope envelope)
     {
+        Debug.Assert(Topic.SyncRoot.IsHeldByCurrentThread, "Every write to the buffer holds the topic's lock (BufferCount.Add relies on it).");
         if (FullPolicy is FullPolicy.DropOldest or FullPolicy.DropNewest && !HasRoom(1))
         {
             if (FullPolicy == FullPolicy.DropNewest)
@@ -247,13 +248,13 @@ internal sealed partial class Subscription : IBackpressured
 
             if (batchInvoker is null)
             {
-                while (!_abandoned && reader.TryRead(out var envelope))
+                // Read straight into the worker's slot (where a stop finds the delivery in flight): one copy of the envelope, not two.
+                while (!_abandoned && reader.TryRead(out worker.Current))
                 {
                     _buffered.Take();
                     _roomWaiter.Wake();
-                    worker.Current = envelope;
                     Volatile.Write(ref worker.Busy, 1);
-                    var pending = ProcessAsync(worker, envelope);
+                    var pending = ProcessAsync(worker, worker.Current);
                     if (pending.IsCompletedSuccessfully)
                     {
                         pending.GetAwaiter().GetResult();

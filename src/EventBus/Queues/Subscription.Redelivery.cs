@@ -75,12 +75,22 @@ internal sealed partial class Subscription
 
         item.Timer?.Dispose();
 
-        // The message moves from the scheduled side of the capacity back to the buffer side: room stays the same.
-        _buffered.Add();
-        Interlocked.Decrement(ref _scheduled);
-        if (!_channel.Writer.TryWrite(item.Envelope))
+        // The message moves from the scheduled side of the capacity back to the buffer side: room stays the same. Written under
+        // the topic's lock, as every write to the buffer is; once the topic is completed, its writer is too, and the write fails.
+        bool written;
+        lock (Topic.SyncRoot)
         {
-            _buffered.Take();
+            _buffered.Add();
+            Interlocked.Decrement(ref _scheduled);
+            written = _channel.Writer.TryWrite(item.Envelope);
+            if (!written)
+            {
+                _buffered.Take();
+            }
+        }
+
+        if (!written)
+        {
             AbandonForStop(item.Envelope);
         }
     }
