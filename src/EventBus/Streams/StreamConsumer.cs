@@ -638,15 +638,22 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     /// the publisher reads the committed offset again. This spares a read of a cache line the group's worker writes on every
     /// event. Kept in its own object, away from the worker's fields.
     /// </summary>
+    [StructLayout(LayoutKind.Explicit)]
     internal sealed class RoomCache(StreamConsumer owner)
     {
+        [FieldOffset(0)]
+        private readonly StreamConsumer _owner = owner;
+
+        // In the middle of the object: its cache line holds nothing of a neighbouring object.
+        [FieldOffset(64)]
         private RoomLimit _limit;
 
-#pragma warning disable CS0169 // Never read: it keeps the limit off the cache lines of neighbouring objects.
-        private readonly Padding _padding;
-#pragma warning restore CS0169
+#pragma warning disable CS0169, IDE0051 // Never read: it keeps the limit's cache line off the next object.
+        [FieldOffset(128)]
+        private readonly long _end;
+#pragma warning restore CS0169, IDE0051
 
-        public bool HasRoom(long head, int count) => _limit.Covers(head + count) || _limit.Refresh(head + count, owner.Committed + owner.Capacity);
+        public bool HasRoom(long head, int count) => _limit.Covers(head + count) || _limit.Refresh(head + count, _owner.Committed + _owner.Capacity);
 
         public void Invalidate() => _limit.Invalidate();
     }

@@ -40,7 +40,9 @@ internal sealed class StreamLog
     private long _next; // the writers' head, under the lock (equal to _head outside an append)
     private long _start;
     private StreamConsumer[] _groups = [];
+    private StreamConsumer.RoomCache[] _rooms = []; // the groups' room caches, in the same order: a publish checks room without touching a group
     private StreamCursor[] _cursors = [];
+    private AsyncSignal[] _signals = []; // the cursors' signals: a publish wakes readers without touching a cursor
     private ITimer? _ageTimer;
     private bool _ageTimerArmed;
     private volatile bool _completed;
@@ -73,13 +75,15 @@ internal sealed class StreamLog
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks happen under the topic lock.");
         StreamConsumer? blocked = null;
-        foreach (var group in _groups)
+        var rooms = _rooms;
+        for (var i = 0; i < rooms.Length; i++)
         {
-            if (group.Room.HasRoom(_next, count))
+            if (rooms[i].HasRoom(_next, count))
             {
                 continue;
             }
 
+            var group = _groups[i];
             if (group.FullPolicy == FullPolicy.FailFast)
             {
                 throw new BufferFullException(Topic.Name, group.Name, group.Capacity, count);
@@ -147,9 +151,9 @@ internal sealed class StreamLog
             }
         }
 
-        foreach (var cursor in _cursors)
+        foreach (var signal in _signals)
         {
-            cursor.Signal?.Wake();
+            signal.Wake();
         }
     }
 
@@ -219,7 +223,7 @@ internal sealed class StreamLog
         lock (_lock)
         {
             var cursor = new StreamCursor(Find(Math.Max(offset, _start), null), signal);
-            _cursors = [.. _cursors, cursor];
+            SetCursors([.. _cursors, cursor]);
             return cursor;
         }
     }
@@ -228,7 +232,7 @@ internal sealed class StreamLog
     {
         lock (_lock)
         {
-            _cursors = Array.FindAll(_cursors, c => c != cursor);
+            SetCursors(Array.FindAll(_cursors, c => c != cursor));
             RecycleIfUnused(cursor.Segment);
         }
     }
@@ -252,7 +256,7 @@ internal sealed class StreamLog
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Groups are added under the topic lock.");
         _stoppedGroups.Remove(group.Name);
-        _groups = [.. _groups, group];
+        SetGroups([.. _groups, group]);
     }
 
     /// <summary>A group stopped: it no longer holds publishers back, but its events stay (up to its capacity) for when it resumes.</summary>
@@ -260,7 +264,7 @@ internal sealed class StreamLog
     {
         lock (_lock)
         {
-            _groups = Array.FindAll(_groups, g => g != group);
+            SetGroups(Array.FindAll(_groups, g => g != group));
             _stoppedGroups[group.Name] = new StoppedGroup(committed, group.Capacity);
         }
     }
@@ -342,6 +346,20 @@ internal sealed class StreamLog
             freed.Linked = false;
             RecycleIfUnused(freed); // a reader standing on it recycles it when it moves on
         }
+    }
+
+    /// <summary>Under the lock: replaces the running groups, and the room caches that publishes check.</summary>
+    private void SetGroups(StreamConsumer[] groups)
+    {
+        _rooms = Array.ConvertAll(groups, static g => g.Room);
+        Volatile.Write(ref _groups, groups);
+    }
+
+    /// <summary>Under the lock: replaces the cursors, and the signals that publishes wake.</summary>
+    private void SetCursors(StreamCursor[] cursors)
+    {
+        _cursors = cursors;
+        _signals = [.. cursors.Where(static c => c.Signal is not null).Select(static c => c.Signal!)];
     }
 
     /// <summary>Under the lock: clears and pools an unlinked segment once no cursor stands on it.</summary>
