@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using EventBus.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,10 +38,28 @@ internal sealed class EventHandlerInvoker<TEvent>(InvokerContext context) : Hand
     // Resolved lazily: resolving while the bus is being built would fail for handlers that depend on IEventBus.
     private IEventHandler<TEvent>? _singleton;
 
+    // The direct path's handler method, bound once to the singleton. Every event type's invoker shares this code (for reference
+    // types), so a call through the interface here would be a megamorphic call site, resolved by the runtime's stub on every
+    // event; the delegate is bound to the implementing method when it is created.
+    private Func<TEvent, MessageContext, CancellationToken, ValueTask>? _handle;
+
     public override ValueTask InvokeAsync(object message, MessageContext messageContext, CancellationToken cancellationToken) =>
         _direct
-            ? (_singleton ??= Resolve(context.Root)).HandleAsync((TEvent)message, messageContext, cancellationToken)
-            : InvokeSlowAsync((TEvent)message, messageContext, cancellationToken);
+            ? (_handle ??= Bind()).Invoke(AsEvent(message), messageContext, cancellationToken)
+            : InvokeSlowAsync(AsEvent(message), messageContext, cancellationToken);
+
+    /// <summary>
+    /// The message as <typeparamref name="TEvent"/>. A subscription is attached only to topics whose type is assignable to its
+    /// event type, and a topic holds only messages of its own type, so for a class the reference is reused as is, without the
+    /// runtime's generic cast helper.
+    /// </summary>
+    private static TEvent AsEvent(object message)
+    {
+        Debug.Assert(message is TEvent, "A subscription receives only messages assignable to its event type.");
+        return typeof(TEvent).IsValueType ? (TEvent)message : Unsafe.As<object, TEvent>(ref message);
+    }
+
+    private Func<TEvent, MessageContext, CancellationToken, ValueTask> Bind() => (_singleton ??= Resolve(context.Root)).HandleAsync;
 
     private IEventHandler<TEvent> Resolve(IServiceProvider provider) => (IEventHandler<TEvent>)provider.GetRequiredService(context.HandlerType);
 

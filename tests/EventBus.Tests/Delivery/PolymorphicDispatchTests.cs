@@ -1,4 +1,5 @@
 using EventBus.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBus.Tests.Delivery;
 
@@ -104,7 +105,50 @@ public sealed class PolymorphicDispatchTests
         bus.Control.GetSnapshot().Should().OnlyContain(s => s.Topic == typeof(OrderPlaced).FullName, "a topic without handlers has no subscriptions");
     }
 
+    [Fact]
+    public async Task PublishAsync_SingletonHandlers_AreCalledThroughTheInterfaceTheyImplementForTheEventsType()
+    {
+        // Singleton handlers without middleware take the direct path: the handler method is bound once. It must be the
+        // implementation of the subscription's own interface (explicit implementations included), for derived and struct events.
+        const int Events = 20;
+        await using var bus = await TestBus.StartAsync(b => b
+            .AddEventHandler<IDomainEvent, DomainEventAuditor>(ServiceLifetime.Singleton)
+            .AddEventHandler<OrderPlaced, DualHandler>(ServiceLifetime.Singleton)
+            .AddEventHandler<IDomainEvent, DualHandler>(ServiceLifetime.Singleton)
+            .AddEventHandler<Reading, ReadingHandler>(ServiceLifetime.Singleton));
+
+        for (var i = 0; i < Events; i++)
+        {
+            await bus.Bus.PublishAsync(new OrderPlaced(i));
+            await bus.Bus.PublishAsync(new OrderShipped(i));
+            await bus.Bus.PublishAsync(new Reading(i, i * 1.5));
+        }
+
+        var audited = await bus.Log<DomainEventAuditor, IDomainEvent>().WaitForCountAsync(2 * Events);
+        audited.OfType<OrderPlaced>().Should().Equal(Enumerable.Range(0, Events).Select(i => new OrderPlaced(i)));
+        audited.OfType<OrderShipped>().Should().Equal(Enumerable.Range(0, Events).Select(i => new OrderShipped(i)));
+        var calls = await bus.Log<DualHandler, string>().WaitForCountAsync(2 * Events);
+        calls.Where(c => c.StartsWith("OrderPlaced", StringComparison.Ordinal)).Should()
+            .Equal(Enumerable.Range(0, Events).Select(i => $"OrderPlaced {i} via IEventHandler<OrderPlaced>"));
+        calls.Where(c => c.StartsWith("OrderShipped", StringComparison.Ordinal)).Should()
+            .Equal(Enumerable.Range(0, Events).Select(i => $"OrderShipped {i} via IEventHandler<IDomainEvent>"));
+        (await bus.Log<ReadingHandler, Reading>().WaitForCountAsync(Events)).Should()
+            .Equal(Enumerable.Range(0, Events).Select(i => new Reading(i, i * 1.5)), "a struct event arrives unboxed, with its values");
+    }
+
     public interface IDomainEvent;
+
+    /// <summary>An event that is a struct: it is boxed once when published.</summary>
+    public readonly record struct Reading(int Sensor, double Value);
+
+    public sealed class ReadingHandler(Recorder<ReadingHandler, Reading> log) : IEventHandler<Reading>
+    {
+        public ValueTask HandleAsync(Reading @event, MessageContext context, CancellationToken cancellationToken)
+        {
+            log.Add(@event);
+            return default;
+        }
+    }
 
     public abstract record OrderEvent(int Id) : IDomainEvent;
 
