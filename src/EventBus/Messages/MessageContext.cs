@@ -135,6 +135,12 @@ public readonly struct MessageContext
 
     internal long TimestampTicks => _timestampTicks;
 
+    /// <summary>Gets the publisher's options, or the reply that holds them (what a stream entry keeps of the envelope).</summary>
+    internal object? Extras => _extras;
+
+    /// <summary>Gets the publisher's activity, whose context the envelope carries.</summary>
+    internal Activity? Trace => _trace;
+
     /// <summary>Gets the reply the sender of a command awaits (<c>SendQueuedAsync</c>), or null.</summary>
     internal ReplySink? Reply => _extras as ReplySink;
 

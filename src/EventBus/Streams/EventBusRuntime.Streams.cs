@@ -224,7 +224,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
                 }
 
                 position++;
-                yield return new StreamEvent<TEvent>((TEvent)entry.Message, entry.Context);
+                yield return new StreamEvent<TEvent>((TEvent)entry.Message, entry.ToContext(log.Topic.Name));
             }
         }
         finally

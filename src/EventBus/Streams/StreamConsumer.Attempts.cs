@@ -13,7 +13,7 @@ internal sealed partial class StreamConsumer
         if (!Instrumented)
         {
             var settlement = worker.Settlement;
-            var context = entry.Context.ForDelivery(Name, 1, settlement, settlement.Begin());
+            var context = entry.ForDelivery(Topic, Name, 1, settlement, settlement.Begin());
             worker.Attempts++;
             Count(Metrics.Delivered);
             ValueTask pending;
@@ -68,7 +68,7 @@ internal sealed partial class StreamConsumer
                 return true;
             }
 
-            var context = entry.Context.ForSubscription(Name).WithDeliveryCount(attempt);
+            var context = entry.ToContext(Topic, Name).WithDeliveryCount(attempt);
             _pending?.Failed?.Invoke(entry.Message, context, failure.Exception);
             var now = _bus.TimeProvider.GetUtcNow();
             firstFailure ??= now;
@@ -110,7 +110,7 @@ internal sealed partial class StreamConsumer
     private async ValueTask<AttemptFailure?> AttemptAsync(WorkerState worker, StreamEntry entry, int attempt)
     {
         var settlement = worker.Settlement;
-        var context = entry.Context.ForDelivery(Name, attempt, settlement, settlement.Begin());
+        var context = entry.ForDelivery(Topic, Name, attempt, settlement, settlement.Begin());
         worker.Attempts++;
         Count(Metrics.Delivered);
         using var activity = EventBusRuntime.StartProcessActivity(Topic, Name, context, 1);
@@ -138,7 +138,7 @@ internal sealed partial class StreamConsumer
     {
         worker.Succeeded++;
         Count(Metrics.Succeeded);
-        _pending?.Handled?.Invoke(entry.Message, entry.Context.ForSubscription(Name));
+        _pending?.Handled?.Invoke(entry.Message, entry.ToContext(Topic, Name));
     }
 
     /// <summary>Every attempt failed: dead-letter the event and go on, or stop the group on it.</summary>

@@ -67,7 +67,7 @@ internal sealed partial class StreamConsumer
     private void Dispatch(in StreamEntry entry, long position)
     {
         var queues = _queues!;
-        var key = entry.Context.PartitionKey;
+        var key = entry.ToContext(Topic).PartitionKey;
         var worker = key is null ? (int)(position % queues.Length) : (int)(StableHash(key) % (uint)queues.Length);
         Volatile.Write(ref _position, position + 1);
         queues[worker].Writer.TryWrite(entry);
@@ -129,7 +129,7 @@ internal sealed partial class StreamConsumer
         {
             while (!_stopRequested && !_abandoned && _fault is null && queue.TryRead(out var entry))
             {
-                var offset = entry.Context.OffsetPlusOne - 1;
+                var offset = entry.Offset;
                 if (_settings.CommitMode == CommitMode.BeforeHandling)
                 {
                     Complete(offset);

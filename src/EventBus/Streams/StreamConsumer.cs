@@ -61,6 +61,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     {
         _bus = bus;
         _log = log;
+        Topic = log.Topic.Name; // kept here: the log's own fields share cache lines with the head the publisher writes
         Name = name;
         _invoker = invoker;
         _settings = settings;
@@ -84,7 +85,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
     public string Name { get; }
 
-    public string Topic => _log.Topic.Name;
+    public string Topic { get; }
 
     public string Group => Name;
 
@@ -237,12 +238,12 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     {
         foreach (var entry in _log.Snapshot(Committed))
         {
-            if (IsCompletedAbove(entry.Context.OffsetPlusOne - 1))
+            if (IsCompletedAbove(entry.Offset))
             {
                 continue;
             }
 
-            var undelivered = new UndeliveredMessage(entry.Message, entry.Context.ForSubscription(Name), Topic, Name, UndeliveredReason.NotStartedBeforeStop, null);
+            var undelivered = new UndeliveredMessage(entry.Message, entry.ToContext(Topic, Name), Topic, Name, UndeliveredReason.NotStartedBeforeStop, null);
             _bus.ReportUndelivered(undelivered);
             unfinished.Add(undelivered);
         }
