@@ -144,9 +144,12 @@ public readonly struct MessageContext
     /// <summary>Gets the reply the sender of a command awaits (<c>SendQueuedAsync</c>), or null.</summary>
     internal ReplySink? Reply => _extras as ReplySink;
 
-    private PublishOptions? Options => _extras as PublishOptions ?? (_extras as ReplySink)?.Options;
+    private PublishOptions? Options => OptionsOf(_extras);
 
     internal long OffsetPlusOne => _offsetPlusOne;
+
+    /// <summary>The publisher's options held by an envelope's extras: the options themselves, or the reply that holds them.</summary>
+    internal static PublishOptions? OptionsOf(object? extras) => extras as PublishOptions ?? (extras as ReplySink)?.Options;
 
     internal MessageContext ForSubscription(string subscription) =>
         new(MessageId, MessageType, _timestampTicks, _extras, _trace, subscription, DeliveryCount, offsetPlusOne: _offsetPlusOne);

@@ -27,6 +27,9 @@ internal readonly struct StreamEntry
         _trace = context.Trace;
     }
 
+    /// <summary>Gets the partition key the publisher gave, if any (read without building the envelope).</summary>
+    public string? PartitionKey => MessageContext.OptionsOf(_extras)?.PartitionKey;
+
     /// <summary>The event's envelope, as published, with its offset (and the subscription, when given).</summary>
     public MessageContext ToContext(string messageType, string? subscription = null) =>
         new(MessageId, messageType, TimestampTicks, _extras, _trace, subscription, offsetPlusOne: Offset + 1);
