@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -37,12 +36,12 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     {
         if (!_direct)
         {
-            return SendSlowAsync(AsCommand(command), messageContext, cancellationToken);
+            return SendSlowAsync(MessageCast.As<TCommand>(command), messageContext, cancellationToken);
         }
 
         try
         {
-            var pending = invoke(_singleton ??= Context.Root.GetRequiredService(Context.HandlerType), AsCommand(command), messageContext, cancellationToken);
+            var pending = invoke(_singleton ??= Context.Root.GetRequiredService(Context.HandlerType), MessageCast.As<TCommand>(command), messageContext, cancellationToken);
             return pending.IsCompletedSuccessfully ? pending : AwaitRejectionAware(pending);
         }
         catch (CommandRejectedException e)
@@ -52,16 +51,6 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     }
 
     public override HandlerInvoker CreateQueueInvoker() => new QueueInvoker(this);
-
-    /// <summary>
-    /// The command as <typeparamref name="TCommand"/>. Routes are found by the command's exact runtime type (and a command queue
-    /// holds only its own type), so for a class the reference is reused as is, without the runtime's generic cast helper.
-    /// </summary>
-    private static TCommand AsCommand(object command)
-    {
-        Debug.Assert(command.GetType() == typeof(TCommand), "A route receives commands of its own type only.");
-        return typeof(TCommand).IsValueType ? (TCommand)command : Unsafe.As<object, TCommand>(ref command);
-    }
 
     private static async ValueTask<CommandResult<TResult>> AwaitRejectionAware(ValueTask<CommandResult<TResult>> pending)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using EventBus.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,19 +44,8 @@ internal sealed class EventHandlerInvoker<TEvent>(InvokerContext context) : Hand
 
     public override ValueTask InvokeAsync(object message, MessageContext messageContext, CancellationToken cancellationToken) =>
         _direct
-            ? (_handle ??= Bind()).Invoke(AsEvent(message), messageContext, cancellationToken)
-            : InvokeSlowAsync(AsEvent(message), messageContext, cancellationToken);
-
-    /// <summary>
-    /// The message as <typeparamref name="TEvent"/>. A subscription is attached only to topics whose type is assignable to its
-    /// event type, and a topic holds only messages of its own type, so for a class the reference is reused as is, without the
-    /// runtime's generic cast helper.
-    /// </summary>
-    private static TEvent AsEvent(object message)
-    {
-        Debug.Assert(message is TEvent, "A subscription receives only messages assignable to its event type.");
-        return typeof(TEvent).IsValueType ? (TEvent)message : Unsafe.As<object, TEvent>(ref message);
-    }
+            ? (_handle ??= Bind()).Invoke(MessageCast.As<TEvent>(message), messageContext, cancellationToken)
+            : InvokeSlowAsync(MessageCast.As<TEvent>(message), messageContext, cancellationToken);
 
     private Func<TEvent, MessageContext, CancellationToken, ValueTask> Bind() => (_singleton ??= Resolve(context.Root)).HandleAsync;
 

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
 namespace EventBus;
 
 /// <summary>Classifies message types and names their topics.</summary>
@@ -7,6 +10,22 @@ internal static class MessageTypes
 
     /// <summary>The message-type key: the CLR full name (generic arguments included).</summary>
     public static string GetKey(Type type) => type.FullName ?? type.Name;
+}
+
+/// <summary>Hands a message to typed code (an event invoker, a command route).</summary>
+internal static class MessageCast
+{
+    /// <summary>
+    /// The message as <typeparamref name="T"/>, for a caller that only ever receives messages of that type: a subscription is
+    /// attached only to topics whose type is assignable to its event type, a command route only to its command type, and a
+    /// topic holds only messages of its own type. So for a class the reference is reused as is, without the runtime's generic
+    /// cast helper (shared generic code would look the type up on every message); a struct is unboxed.
+    /// </summary>
+    public static T As<T>(object message)
+    {
+        Debug.Assert(message is T, "A message reaches only code for a type it is assignable to.");
+        return typeof(T).IsValueType ? (T)message : Unsafe.As<object, T>(ref message);
+    }
 }
 
 /// <summary>A dense, process-wide index per message type, so a bus finds a sealed type's topic with one array read.</summary>
