@@ -141,7 +141,6 @@ internal sealed partial class Subscription : IBackpressured
     /// </summary>
     public void Write(in Envelope envelope)
     {
-        Debug.Assert(Topic.SyncRoot.IsHeldByCurrentThread, "Every write to the buffer holds the topic's lock (BufferCount.Add relies on it).");
         if (FullPolicy is FullPolicy.DropOldest or FullPolicy.DropNewest && !HasRoom(1))
         {
             if (FullPolicy == FullPolicy.DropNewest)
@@ -158,14 +157,29 @@ internal sealed partial class Subscription : IBackpressured
             }
         }
 
-        _buffered.Add();
         _pending?.Enter();
-        if (!_channel.Writer.TryWrite(envelope))
+        if (!Append(envelope))
         {
-            _buffered.Take();
             _pending?.Leave();
             Debug.Fail("The writer is completed only under the topic lock, after which the topic writes nothing.");
         }
+    }
+
+    /// <summary>
+    /// Under the topic's lock, which every write to the buffer holds (so <see cref="BufferCount.Add"/> needs no atomic): counts
+    /// one envelope and writes it. Returns false, with the count taken back, once the buffer is completed.
+    /// </summary>
+    private bool Append(in Envelope envelope)
+    {
+        Debug.Assert(Topic.SyncRoot.IsHeldByCurrentThread, "Every write to the buffer holds the topic's lock.");
+        _buffered.Add();
+        if (_channel.Writer.TryWrite(envelope))
+        {
+            return true;
+        }
+
+        _buffered.Take();
+        return false;
     }
 
     /// <summary>Waits until <paramref name="count"/> messages fit, the bus stops, or <paramref name="cancellationToken"/> fires.</summary>

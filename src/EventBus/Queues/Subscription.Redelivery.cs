@@ -75,18 +75,14 @@ internal sealed partial class Subscription
 
         item.Timer?.Dispose();
 
-        // The message moves from the scheduled side of the capacity back to the buffer side: room stays the same. Written under
-        // the topic's lock, as every write to the buffer is; once the topic is completed, its writer is too, and the write fails.
+        // The message moves from the scheduled side of the capacity back to the buffer side: room stays the same. It is counted
+        // in the buffer before it leaves the scheduled side, so a room check in between (a waiting publisher's, outside the lock)
+        // sees less room, never more. Once the topic is completed, its writer is too, and the write fails.
         bool written;
         lock (Topic.SyncRoot)
         {
-            _buffered.Add();
+            written = Append(item.Envelope);
             Interlocked.Decrement(ref _scheduled);
-            written = _channel.Writer.TryWrite(item.Envelope);
-            if (!written)
-            {
-                _buffered.Take();
-            }
         }
 
         if (!written)
