@@ -181,10 +181,7 @@ internal sealed class StreamLog
             }
         }
 
-        foreach (var signal in _signals)
-        {
-            signal.Wake();
-        }
+        WakeReaders();
     }
 
     /// <summary>Stops accepting: readers that follow the head see the end once they caught up.</summary>
@@ -196,10 +193,7 @@ internal sealed class StreamLog
             _ageTimer?.Dispose();
             _ageTimer = null;
             Interlocked.MemoryBarrier();
-            foreach (var cursor in _cursors)
-            {
-                cursor.Signal?.Wake();
-            }
+            WakeReaders();
         }
     }
 
@@ -375,6 +369,15 @@ internal sealed class StreamLog
             _first = freed.Next!;
             freed.Linked = false;
             RecycleIfUnused(freed); // a reader standing on it recycles it when it moves on
+        }
+    }
+
+    /// <summary>Wakes the readers waiting for events (after a full fence that orders what they wait for before their flags).</summary>
+    private void WakeReaders()
+    {
+        foreach (var signal in _signals)
+        {
+            signal.Wake();
         }
     }
 
