@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 
 namespace EventBus;
@@ -341,8 +340,4 @@ internal sealed partial class Subscription : IBackpressured
         private readonly CacheLinePadding _padding;
 #pragma warning restore CS0169
     }
-
-    /// <summary>Two cache lines of nothing, placed after a worker's fields.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 128)]
-    private readonly struct CacheLinePadding;
 }

@@ -677,10 +677,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         public long DeadLettered;
 
 #pragma warning disable CS0169 // Never read: it keeps workers' counters on separate cache lines.
-        private readonly Padding _padding;
+        private readonly CacheLinePadding _padding;
 #pragma warning restore CS0169
     }
-
-    [StructLayout(LayoutKind.Explicit, Size = 128)]
-    private readonly struct Padding;
 }
