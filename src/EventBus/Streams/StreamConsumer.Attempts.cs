@@ -13,7 +13,7 @@ internal sealed partial class StreamConsumer
         if (!Instrumented)
         {
             var settlement = worker.Settlement;
-            var context = entry.ForDelivery(Topic, Name, 1, settlement, settlement.Begin());
+            var context = entry.ToContext(Topic, Name, 1, settlement, settlement.Begin());
             worker.Attempts++;
             Count(Metrics.Delivered);
             ValueTask pending;
@@ -68,7 +68,7 @@ internal sealed partial class StreamConsumer
                 return true;
             }
 
-            var context = entry.ToContext(Topic, Name).WithDeliveryCount(attempt);
+            var context = entry.ToContext(Topic, Name, attempt);
             _pending?.Failed?.Invoke(entry.Message, context, failure.Exception);
             var now = _bus.TimeProvider.GetUtcNow();
             firstFailure ??= now;
@@ -110,7 +110,7 @@ internal sealed partial class StreamConsumer
     private async ValueTask<AttemptFailure?> AttemptAsync(WorkerState worker, StreamEntry entry, int attempt)
     {
         var settlement = worker.Settlement;
-        var context = entry.ForDelivery(Topic, Name, attempt, settlement, settlement.Begin());
+        var context = entry.ToContext(Topic, Name, attempt, settlement, settlement.Begin());
         worker.Attempts++;
         Count(Metrics.Delivered);
         using var activity = EventBusRuntime.StartProcessActivity(Topic, Name, context, 1);

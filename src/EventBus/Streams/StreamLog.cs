@@ -30,13 +30,12 @@ internal readonly struct StreamEntry
     /// <summary>Gets the partition key the publisher gave, if any (read without building the envelope).</summary>
     public string? PartitionKey => MessageContext.OptionsOf(_extras)?.PartitionKey;
 
-    /// <summary>The event's envelope, as published, with its offset (and the subscription, when given).</summary>
-    public MessageContext ToContext(string messageType, string? subscription = null) =>
-        new(MessageId, messageType, TimestampTicks, _extras, _trace, subscription, offsetPlusOne: Offset + 1);
-
-    /// <summary>The envelope of one delivery to a group's handler.</summary>
-    public MessageContext ForDelivery(string messageType, string subscription, int deliveryCount, Settlement settlement, int version) =>
-        new(MessageId, messageType, TimestampTicks, _extras, _trace, subscription, deliveryCount, settlement, version, Offset + 1);
+    /// <summary>
+    /// The event's envelope with its offset: as published, or for a group (<paramref name="subscription"/>), or for one delivery
+    /// to its handler (with the attempt's settlement).
+    /// </summary>
+    public MessageContext ToContext(string messageType, string? subscription = null, int deliveryCount = 1, Settlement? settlement = null, int settlementVersion = 0) =>
+        new(MessageId, messageType, TimestampTicks, _extras, _trace, subscription, deliveryCount, settlement, settlementVersion, Offset + 1);
 }
 
 /// <summary>
