@@ -38,6 +38,34 @@ public sealed class QueueModeTests : DeliveryContractTests
         bus.Snapshot<RendezvousHandler>().Succeeded.Should().Be(Events);
     }
 
+    [Fact]
+    public async Task PublishAsync_OneMessageAtATimeWhileHandlersBlock_EachStartsOnAnIdleWorker()
+    {
+        // Every message arrives when the buffer is empty, so each one is taken by the worker whose channel wait the previous
+        // worker started when it took its own message (IdleWorkers hands the wait over without waking that worker first).
+        await using var bus = await StartAsync(b => Subscribe<RendezvousHandler>(b));
+        var started = bus.Log<RendezvousHandler, int>();
+
+        for (var i = 0; i < Workers; i++)
+        {
+            await bus.Bus.PublishAsync(new Item(i));
+            (await started.WaitForCountAsync(i + 1)).Should().Equal(Enumerable.Range(0, i + 1));
+        }
+
+        bus.Snapshot<RendezvousHandler>().InFlight.Should().Be(Workers);
+        bus.Get<Gate<RendezvousHandler>>().Open();
+
+        // Once they are idle again, single messages still find a worker, round after round.
+        for (var i = Workers; i < 3 * Workers; i++)
+        {
+            await bus.Bus.PublishAsync(new Item(i));
+            (await started.WaitForCountAsync(i + 1)).Should().Equal(Enumerable.Range(0, i + 1));
+        }
+
+        (await bus.Control.StopAsync()).Drained.Should().BeTrue();
+        bus.Snapshot<RendezvousHandler>().Succeeded.Should().Be(3 * Workers);
+    }
+
     public sealed class RendezvousHandler(Gate<RendezvousHandler> gate, Recorder<RendezvousHandler, int> started) : IEventHandler<Item>
     {
         public async ValueTask HandleAsync(Item @event, MessageContext context, CancellationToken cancellationToken)
