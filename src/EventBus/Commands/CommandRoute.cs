@@ -26,11 +26,21 @@ internal interface ICommandSender<TResult>
 /// <summary>Calls a resolved handler for a command.</summary>
 internal delegate ValueTask<CommandResult<TResult>> CommandInvocation<in TCommand, TResult>(object handler, TCommand command, in MessageContext context, CancellationToken cancellationToken);
 
-internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, CommandInvocation<TCommand, TResult> invoke)
+/// <summary>A handler's method for a command, bound to the handler.</summary>
+internal delegate ValueTask<CommandResult<TResult>> BoundCommandHandler<in TCommand, TResult>(TCommand command, MessageContext context, CancellationToken cancellationToken);
+
+/// <summary>How a route calls its handler: through <paramref name="Invoke"/> for a handler resolved per send, or bound once (<paramref name="Bind"/>) to a singleton.</summary>
+internal sealed record CommandAdapter<TCommand, TResult>(CommandInvocation<TCommand, TResult> Invoke, Func<object, BoundCommandHandler<TCommand, TResult>> Bind);
+
+internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, CommandAdapter<TCommand, TResult> adapter)
     : CommandRoute(context, typeof(TCommand)), ICommandSender<TResult>
 {
     private readonly bool _direct = !context.NeedsScope && context.Middleware.Length == 0;
     private object? _singleton;
+
+    // The direct path's handler method, bound once to the singleton: every reference-type command shares this generic code, so
+    // a call through the handler interface here would be resolved by the runtime on every send (as for event handlers).
+    private BoundCommandHandler<TCommand, TResult>? _handle;
 
     public ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext messageContext, CancellationToken cancellationToken)
     {
@@ -41,7 +51,7 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
 
         try
         {
-            var pending = invoke(_singleton ??= Context.Root.GetRequiredService(Context.HandlerType), MessageCast.As<TCommand>(command), messageContext, cancellationToken);
+            var pending = (_handle ??= adapter.Bind(Singleton)).Invoke(MessageCast.As<TCommand>(command), messageContext, cancellationToken);
             return pending.IsCompletedSuccessfully ? pending : AwaitRejectionAware(pending);
         }
         catch (CommandRejectedException e)
@@ -49,6 +59,9 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
             return ValueTask.FromResult(CommandResult<TResult>.FromRejection(e.Rejection));
         }
     }
+
+    // Resolved lazily: resolving while the bus is being built would fail for handlers that depend on the bus.
+    private object Singleton => _singleton ??= Context.Root.GetRequiredService(Context.HandlerType);
 
     public override HandlerInvoker CreateQueueInvoker() => new QueueInvoker(this);
 
@@ -70,17 +83,17 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
         try
         {
             var services = scope?.ServiceProvider ?? Context.Root;
-            var handler = Context.NeedsScope ? services.GetRequiredService(Context.HandlerType) : (_singleton ??= services.GetRequiredService(Context.HandlerType));
+            var handler = Context.NeedsScope ? services.GetRequiredService(Context.HandlerType) : Singleton;
             if (Context.Middleware.Length == 0)
             {
-                return await invoke(handler, command, messageContext, cancellationToken).ConfigureAwait(false);
+                return await adapter.Invoke(handler, command, messageContext, cancellationToken).ConfigureAwait(false);
             }
 
             CommandResult<TResult> result = default;
             var handled = false;
             await MiddlewarePipeline.RunAsync(services, Context.Middleware, command, messageContext, async () =>
             {
-                result = await invoke(handler, command, messageContext, cancellationToken).ConfigureAwait(false);
+                result = await adapter.Invoke(handler, command, messageContext, cancellationToken).ConfigureAwait(false);
                 handled = true;
             }, cancellationToken).ConfigureAwait(false);
 
@@ -135,26 +148,32 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     }
 }
 
-/// <summary>Adapts <see cref="ICommandHandler{TCommand, TResult}"/> to <see cref="CommandInvocation{TCommand, TResult}"/>.</summary>
+/// <summary>Adapts <see cref="ICommandHandler{TCommand, TResult}"/> to <see cref="CommandAdapter{TCommand, TResult}"/>.</summary>
 internal static class ResultCommandAdapter<TCommand, TResult>
     where TCommand : ICommand<TResult>
 {
-    public static readonly CommandInvocation<TCommand, TResult> Invoke =
-        static (object handler, TCommand command, in MessageContext context, CancellationToken ct) => ((ICommandHandler<TCommand, TResult>)handler).HandleAsync(command, context, ct);
+    public static readonly CommandAdapter<TCommand, TResult> Adapter = new(
+        static (object handler, TCommand command, in MessageContext context, CancellationToken ct) => ((ICommandHandler<TCommand, TResult>)handler).HandleAsync(command, context, ct),
+        static handler => ((ICommandHandler<TCommand, TResult>)handler).HandleAsync);
 }
 
-/// <summary>Adapts <see cref="ICommandHandler{TCommand}"/> (no result) to <see cref="CommandInvocation{TCommand, TResult}"/>.</summary>
+/// <summary>Adapts <see cref="ICommandHandler{TCommand}"/> (no result) to <see cref="CommandAdapter{TCommand, TResult}"/>.</summary>
 internal static class VoidCommandAdapter<TCommand>
     where TCommand : ICommand
 {
-    public static readonly CommandInvocation<TCommand, VoidResult> Invoke = static (object handler, TCommand command, in MessageContext context, CancellationToken ct) =>
-    {
-        var pending = ((ICommandHandler<TCommand>)handler).HandleAsync(command, context, ct);
-        return pending.IsCompletedSuccessfully ? ValueTask.FromResult(Convert(pending.Result)) : AwaitAsync(pending);
-    };
+    public static readonly CommandAdapter<TCommand, VoidResult> Adapter = new(
+        static (object handler, TCommand command, in MessageContext context, CancellationToken ct) => ToVoid(((ICommandHandler<TCommand>)handler).HandleAsync(command, context, ct)),
+        static handler =>
+        {
+            Func<TCommand, MessageContext, CancellationToken, ValueTask<CommandResult>> handle = ((ICommandHandler<TCommand>)handler).HandleAsync;
+            return (command, context, ct) => ToVoid(handle(command, context, ct));
+        });
 
     public static CommandResult<VoidResult> Convert(CommandResult result) =>
         result.IsAccepted ? CommandResult<VoidResult>.Accept(default) : result.Rejection;
+
+    private static ValueTask<CommandResult<VoidResult>> ToVoid(ValueTask<CommandResult> pending) =>
+        pending.IsCompletedSuccessfully ? ValueTask.FromResult(Convert(pending.Result)) : AwaitAsync(pending);
 
     private static async ValueTask<CommandResult<VoidResult>> AwaitAsync(ValueTask<CommandResult> pending) =>
         Convert(await pending.ConfigureAwait(false));

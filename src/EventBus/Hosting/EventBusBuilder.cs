@@ -99,7 +99,7 @@ public sealed class EventBusBuilder
         {
             Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
             Registry.CommandHandlers.Add(new CommandHandlerRegistration(
-                typeof(THandler), typeof(TCommand), lifetime, static context => new CommandRoute<TCommand, VoidResult>(context, VoidCommandAdapter<TCommand>.Invoke)));
+                typeof(THandler), typeof(TCommand), lifetime, static context => new CommandRoute<TCommand, VoidResult>(context, VoidCommandAdapter<TCommand>.Adapter)));
         }
 
         return this;
@@ -119,7 +119,7 @@ public sealed class EventBusBuilder
         {
             Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
             Registry.CommandHandlers.Add(new CommandHandlerRegistration(
-                typeof(THandler), typeof(TCommand), lifetime, static context => new CommandRoute<TCommand, TResult>(context, ResultCommandAdapter<TCommand, TResult>.Invoke)));
+                typeof(THandler), typeof(TCommand), lifetime, static context => new CommandRoute<TCommand, TResult>(context, ResultCommandAdapter<TCommand, TResult>.Adapter)));
         }
 
         return this;

@@ -1,4 +1,5 @@
 using EventBus.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBus.Tests.Commands;
 
@@ -282,6 +283,30 @@ public sealed class CommandBusTests
         queued.Value.Should().Be(8);
     }
 
+    [Fact]
+    public async Task SendAsync_SingletonHandlers_EachCommandReachesItsOwnMethod()
+    {
+        // A singleton handler without middleware is called through a delegate bound once to its method. One instance handles
+        // two commands here, one of them through an explicit interface implementation.
+        await using var bus = await TestBus.StartAsync(b => b
+            .AddCommandHandler<AddAmount, int, Calculator>(ServiceLifetime.Singleton)
+            .AddCommandHandler<ClearTotal, Calculator>(ServiceLifetime.Singleton));
+
+        (await bus.Commands.SendAsync(new AddAmount(2))).Value.Should().Be(2);
+        (await bus.Commands.SendAsync(new AddAmount(3))).Value.Should().Be(5);
+        (await bus.Commands.SendAsync(new AddAmount(-1))).Rejection!.Reason.Should().Be("Only positive amounts are added; -1 is not.");
+        (await bus.Commands.SendQueuedAsync(new AddAmount(4)).AsTask().Within()).Value.Should().Be(9);
+
+        (await bus.Commands.SendAsync(new ClearTotal(Asynchronously: true, Refuse: false))).IsAccepted.Should().BeTrue();
+        (await bus.Commands.SendAsync(new AddAmount(1))).Value.Should().Be(1, "the total was cleared");
+        var refused = await bus.Commands.SendAsync(new ClearTotal(Asynchronously: false, Refuse: true));
+        refused.Rejection!.Reason.Should().Be("The total is kept.");
+        var refusedLater = await bus.Commands.SendAsync(new ClearTotal(Asynchronously: true, Refuse: true));
+        refusedLater.Rejection!.Reason.Should().Be("The total is kept.");
+        (await bus.Commands.SendAsync(new AddAmount(1))).Value.Should().Be(2, "a refused clear keeps the total");
+        bus.Get<Calculator>().Calls.Should().Be(9);
+    }
+
     private static Task<TestBus> StartAsync() =>
         TestBus.StartAsync(b => b
             .AddCommandHandler<Reserve, int, ReserveHandler>()
@@ -302,6 +327,46 @@ public sealed class CommandBusTests
     {
         public ValueTask<CommandResult<int>> HandleAsync(DoubleIt command, MessageContext context, CancellationToken cancellationToken) =>
             ValueTask.FromResult<CommandResult<int>>(command.Value * 2);
+    }
+
+    public sealed record AddAmount(int Amount) : ICommand<int>;
+
+    public sealed record ClearTotal(bool Asynchronously, bool Refuse) : ICommand;
+
+    public sealed class Calculator : ICommandHandler<AddAmount, int>, ICommandHandler<ClearTotal>
+    {
+        private int _total;
+
+        public int Calls { get; private set; }
+
+        public async ValueTask<CommandResult> HandleAsync(ClearTotal command, MessageContext context, CancellationToken cancellationToken)
+        {
+            Calls++;
+            if (command.Asynchronously)
+            {
+                await Task.Yield();
+            }
+
+            if (command.Refuse)
+            {
+                throw new CommandRejectedException("The total is kept.");
+            }
+
+            _total = 0;
+            return CommandResult.Accepted;
+        }
+
+        ValueTask<CommandResult<int>> ICommandHandler<AddAmount, int>.HandleAsync(AddAmount command, MessageContext context, CancellationToken cancellationToken)
+        {
+            Calls++;
+            if (command.Amount <= 0)
+            {
+                return ValueTask.FromResult<CommandResult<int>>(CommandResult.Reject($"Only positive amounts are added; {command.Amount} is not."));
+            }
+
+            _total += command.Amount;
+            return ValueTask.FromResult<CommandResult<int>>(_total);
+        }
     }
 
     public sealed record Probe : ICommand<CancellationToken>;
