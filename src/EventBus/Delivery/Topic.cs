@@ -185,17 +185,22 @@ internal sealed class Topic
         // Room is checked for all: from here on no write can fail, so the publish is all-or-nothing.
         if (Log is { } log)
         {
-            // Appended once, however many groups read it; every subscription's envelope carries the offset too.
+            // Appended once, however many groups read it (the log keeps its own compact entry). The envelopes that subscriptions
+            // and the observer receive carry the offset too; with neither, a single event's envelope is not stamped.
             if (batch is { } appended)
             {
                 for (var i = 0; i < appended.Count; i++)
                 {
-                    appended.Contexts[i] = log.Append(appended.Messages[i], appended.Contexts[i]);
+                    appended.Contexts[i] = appended.Contexts[i].WithOffset(log.Append(appended.Messages[i], appended.Contexts[i]));
                 }
             }
             else
             {
-                context = log.Append(message!, context);
+                var offset = log.Append(message!, context);
+                if (subscriptions.Length != 0 || Pending?.Published is not null)
+                {
+                    context = context.WithOffset(offset);
+                }
             }
 
             log.Publish(count);

@@ -136,8 +136,8 @@ internal sealed class StreamLog
         }
     }
 
-    /// <summary>Under the lock: appends one event and returns its envelope with the offset. Call <see cref="Publish"/> after the last append.</summary>
-    public MessageContext Append(object message, in MessageContext context)
+    /// <summary>Under the lock: appends one event and returns its offset. Call <see cref="Publish"/> after the last append.</summary>
+    public long Append(object message, in MessageContext context)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Appends happen under the topic lock.");
         var offset = _next;
@@ -149,16 +149,15 @@ internal sealed class StreamLog
             index = 0;
         }
 
-        var stamped = context.WithOffset(offset);
         segment.Entries[index] = new StreamEntry(message, context, offset);
         _next = offset + 1;
 
         if (_options.MaxAge is not null)
         {
-            OnAppendWithAge(stamped.TimestampTicks);
+            OnAppendWithAge(context.TimestampTicks);
         }
 
-        return stamped;
+        return offset;
     }
 
     /// <summary>Under the lock, after appending: makes the new events visible and wakes the readers waiting for them.</summary>
