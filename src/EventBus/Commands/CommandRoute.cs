@@ -169,7 +169,7 @@ internal static class VoidCommandAdapter<TCommand>
             return (command, context, ct) => ToVoid(handle(command, context, ct));
         });
 
-    public static CommandResult<VoidResult> Convert(CommandResult result) =>
+    private static CommandResult<VoidResult> Convert(CommandResult result) =>
         result.IsAccepted ? CommandResult<VoidResult>.Accept(default) : result.Rejection;
 
     private static ValueTask<CommandResult<VoidResult>> ToVoid(ValueTask<CommandResult> pending) =>
