@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 
 namespace EventBus;
 
@@ -19,10 +18,10 @@ internal sealed record SubscriptionSettings(
 /// its dead letters.
 /// </summary>
 /// <remarks>
-/// <para>The buffer is an unbounded <see cref="Channel{T}"/> of struct <see cref="Envelope"/>s bounded by <see cref="_buffered"/>:
-/// the topic checks room and writes under its own lock (so every subscription of a topic sees the same order and a batch is
-/// all-or-nothing), the workers read. Keeping the count ourselves lets the topic check room for a whole batch without taking the
-/// channel's lock, and lets a drop-oldest publish take the oldest message itself.</para>
+/// <para>The buffer (<see cref="EnvelopeBuffer"/>: a ring of struct <see cref="Envelope"/>s written in place) is bounded by
+/// <see cref="_buffered"/>: the topic checks room and writes under its own lock (so every subscription of a topic sees the same
+/// order and a batch is all-or-nothing), the workers read. Keeping the count ourselves lets the topic check room for a whole
+/// batch at once, and lets a drop-oldest publish take the oldest message itself.</para>
 /// <para>Invariant: a publish adds to <see cref="_buffered"/> + <see cref="_scheduled"/> only when it stays within <see cref="Capacity"/>:
 /// an add is counted before an envelope is written and a take after one is read, and a message scheduled for a delayed
 /// redelivery holds a place (in <see cref="_scheduled"/>, then back in <see cref="_buffered"/>), so failures that wait for a retry
@@ -33,7 +32,7 @@ internal sealed record SubscriptionSettings(
 [DebuggerDisplay("{Name,nq} on {Topic.Name,nq}: {Mode} x{Workers}, {Depth}/{Capacity} buffered")]
 internal sealed partial class Subscription : IBackpressured
 {
-    private readonly Channel<Envelope> _channel;
+    private readonly EnvelopeBuffer _buffer;
     private readonly HandlerInvoker _invoker;
     private readonly EventBusRuntime _bus;
     private readonly SubscriptionSettings _settings;
@@ -73,13 +72,7 @@ internal sealed partial class Subscription : IBackpressured
             _workers[i] = new WorkerState();
         }
 
-        _channel = Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions
-        {
-            // A drop-oldest publish reads from the buffer too, so only then are there several readers besides the workers.
-            SingleReader = settings.Workers == 1 && settings.FullPolicy != FullPolicy.DropOldest,
-            SingleWriter = false, // publishes (under the topic lock), redelivery timers and re-drives write
-            AllowSynchronousContinuations = false, // never run a handler on the publisher's thread
-        });
+        _buffer = EnvelopeBuffer.Create(settings, batches: invoker is BatchHandlerInvoker);
     }
 
     public Topic Topic { get; }
@@ -149,7 +142,7 @@ internal sealed partial class Subscription : IBackpressured
             }
 
             // A worker may take the oldest first: then there is room anyway.
-            if (_channel.Reader.TryRead(out var oldest))
+            if (_buffer.TryRead(out var oldest))
             {
                 _buffered.Take();
                 Drop(oldest, UndeliveredReason.DroppedOldest);
@@ -172,7 +165,7 @@ internal sealed partial class Subscription : IBackpressured
     {
         Debug.Assert(Topic.SyncRoot.IsHeldByCurrentThread, "Every write to the buffer holds the topic's lock.");
         _buffered.Add();
-        if (_channel.Writer.TryWrite(envelope))
+        if (_buffer.TryWrite(envelope))
         {
             return true;
         }
@@ -189,7 +182,7 @@ internal sealed partial class Subscription : IBackpressured
     /// <summary>Stops accepting: completes the buffer (workers drain what is in it) and wakes publishers waiting for room.</summary>
     public void CompleteWriter()
     {
-        _channel.Writer.TryComplete();
+        _buffer.Complete();
         _roomWaiter.Wake();
     }
 
@@ -204,7 +197,7 @@ internal sealed partial class Subscription : IBackpressured
     public void CollectUnfinished(List<UndeliveredMessage> unfinished)
     {
         _abandoned = true;
-        while (_channel.Reader.TryRead(out var envelope))
+        while (_buffer.TryRead(out var envelope))
         {
             _buffered.Take();
             unfinished.Add(Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.NotStartedBeforeStop, null));
@@ -234,7 +227,7 @@ internal sealed partial class Subscription : IBackpressured
     {
         // Lets a publish from inside this handler see that it would wait on its own buffer (see Topic.PublishSlowAsync).
         EventBusRuntime.CurrentSubscription.Value = this;
-        var reader = _channel.Reader;
+        var reader = _buffer;
         var batch = batchInvoker is null ? null : new List<Envelope>(Math.Min(batchInvoker.MaxBatchSize, 1024));
         while (true)
         {

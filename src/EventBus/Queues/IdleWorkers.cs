@@ -7,11 +7,11 @@ namespace EventBus;
 /// Parks the idle workers of a competing-consumer subscription without allocating.
 /// </summary>
 /// <remarks>
-/// <para>A channel pools one read waiter per reader; when several workers of one subscription wait at once, every waiter beyond
-/// the first is allocated, and when workers keep up with a publisher every write wakes one, so that cost becomes per message.
-/// Here at most one idle worker, the leader, waits on the channel; the other idle workers park on their own reusable
+/// <para>A subscription's buffer (<see cref="EnvelopeRing"/>) lets one reader wait at a time; a channel would allocate every
+/// waiter beyond the first, and when workers keep up with a publisher every write wakes one, so that cost would be per message.
+/// So at most one idle worker, the leader, waits on the buffer; the other idle workers park on their own reusable
 /// <see cref="Parking"/> signal. When the leader wakes it hands the leadership to one parked worker, which then waits on the
-/// channel in turn (returning at once while messages remain), so a burst wakes as many workers as it needs, one after another.</para>
+/// buffer in turn (returning at once while messages remain), so a burst wakes as many workers as it needs, one after another.</para>
 /// <para>Invariant, guarded by <see cref="_lock"/>: whenever workers are parked, a leader exists (the leader role is only given
 /// up while no worker is parked). So a message written while workers are idle always wakes one, and a parked worker is always
 /// reachable: no lost wake-up.</para>
@@ -25,7 +25,7 @@ internal sealed class IdleWorkers
 
     /// <summary>
     /// Starts waiting: returns <see langword="false"/> when the workers must exit; otherwise <paramref name="lead"/> says whether
-    /// this worker is the leader (wait on the channel now) or parked (await <see cref="Parking.WaitAsync"/> first; <see langword="true"/>
+    /// this worker is the leader (wait on the buffer now) or parked (await <see cref="Parking.WaitAsync"/> first; <see langword="true"/>
     /// means it was made leader, <see langword="false"/> that it must exit). The awaits happen in the worker's own loop, whose
     /// state machine lives as long as the worker, so waiting allocates nothing.
     /// </summary>
@@ -54,12 +54,12 @@ internal sealed class IdleWorkers
         }
     }
 
-    /// <summary>The leader's channel wait ended: hands the leadership to a parked worker, or closes when the channel is done.</summary>
+    /// <summary>The leader's wait on the buffer ended: hands the leadership to a parked worker, or closes when the buffer is done.</summary>
     public void EndWait(Parking self, bool more)
     {
         lock (_lock)
         {
-            Debug.Assert(ReferenceEquals(_leader, self), "Only the leader waits on the channel.");
+            Debug.Assert(ReferenceEquals(_leader, self), "Only the leader waits on the buffer.");
             _leader = null;
             if (!more)
             {

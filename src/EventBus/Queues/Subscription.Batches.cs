@@ -7,7 +7,7 @@ internal sealed partial class Subscription
 {
     private bool TakeInto(List<Envelope> batch, int max)
     {
-        while (batch.Count < max && _channel.Reader.TryRead(out var envelope))
+        while (batch.Count < max && _buffer.TryRead(out var envelope))
         {
             _buffered.Take();
             batch.Add(envelope);
@@ -27,7 +27,7 @@ internal sealed partial class Subscription
         using var deadline = new CancellationTokenSource(invoker.MaxWait, _bus.TimeProvider);
         try
         {
-            while (batch.Count < invoker.MaxBatchSize && await _channel.Reader.WaitToReadAsync(deadline.Token).ConfigureAwait(false))
+            while (batch.Count < invoker.MaxBatchSize && await _buffer.WaitToReadAsync(deadline.Token).ConfigureAwait(false))
             {
                 TakeInto(batch, invoker.MaxBatchSize);
             }

@@ -4,7 +4,8 @@ using System.Threading.Tasks.Sources;
 namespace EventBus;
 
 /// <summary>
-/// A reusable wake-up for one waiter (a stream reader waiting for events): waiting and waking allocate nothing.
+/// A reusable wake-up for one waiter (a stream reader waiting for events, a subscription's worker waiting on its ring):
+/// waiting and waking allocate nothing.
 /// </summary>
 /// <remarks>
 /// <para>Protocol: the waiter calls <see cref="BeginWait"/>, re-checks its condition, then either <see cref="WaitAsync"/> or, when the
