@@ -149,14 +149,10 @@ internal sealed class EnvelopeRing : EnvelopeBuffer
             return new(HasEntries);
         }
 
+        // Woken by a write or by the completion (or not waiting after all): the caller tries to read, and waits again, when it
+        // finds nothing, to see the completion.
         _signal.BeginWait();
-        if ((HasEntries || _completed) && _signal.CancelWait())
-        {
-            return new(HasEntries || !_completed);
-        }
-
-        // Woken by a write or by the completion: the caller tries to read, and waits again (then sees the completion).
-        return _signal.WaitAsync();
+        return _signal.WaitUnless(HasEntries || _completed);
     }
 
     public override void Complete()

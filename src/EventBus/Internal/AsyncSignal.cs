@@ -10,7 +10,7 @@ namespace EventBus;
 /// <remarks>
 /// <para>Protocol: the waiter calls <see cref="BeginWait"/>, re-checks its condition, then either <see cref="WaitAsync"/> or, when the
 /// condition already holds, <see cref="CancelWait"/> (and waits anyway when that returns false: a waker won the race and is
-/// completing the wait). A waker calls <see cref="Wake"/> after making the condition true. The full fences of both sides (the
+/// completing the wait); <see cref="WaitUnless"/> does either. A waker calls <see cref="Wake"/> after making the condition true. The full fences of both sides (the
 /// waiter's exchange, the waker's barrier before it reads the flag) exclude a lost wake-up.</para>
 /// <para>Layout: a publisher reads <see cref="_waiting"/> on every publish, and the signal is allocated next to its owner, whose
 /// worker writes its own fields on every event. So the flag sits in the middle of the object, a cache line away from either
@@ -40,6 +40,12 @@ internal sealed class AsyncSignal : IValueTaskSource<bool>
     public bool CancelWait() => Interlocked.Exchange(ref _waiting, 0) == 1;
 
     public ValueTask<bool> WaitAsync() => new(this, _core.Version);
+
+    /// <summary>
+    /// Ends the re-check that follows <see cref="BeginWait"/>: when the condition already holds (<paramref name="ready"/>) and no
+    /// waker claimed the wait, withdraws it and returns a completed wait; otherwise returns the wait.
+    /// </summary>
+    public ValueTask<bool> WaitUnless(bool ready) => ready && CancelWait() ? new(true) : WaitAsync();
 
     /// <summary>Wakes the waiter, if one is waiting. Call after a full fence that follows the write the waiter checks.</summary>
     public void Wake()

@@ -203,17 +203,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
                     }
 
                     signal.BeginWait();
-                    if (position < log.Head || log.IsCompleted || cancellationToken.IsCancellationRequested)
-                    {
-                        if (!signal.CancelWait())
-                        {
-                            await signal.WaitAsync().ConfigureAwait(false);
-                        }
-
-                        continue;
-                    }
-
-                    await signal.WaitAsync().ConfigureAwait(false);
+                    await signal.WaitUnless(position < log.Head || log.IsCompleted || cancellationToken.IsCancellationRequested).ConfigureAwait(false);
                     continue;
                 }
 

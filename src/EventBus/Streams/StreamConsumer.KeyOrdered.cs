@@ -112,14 +112,7 @@ internal sealed partial class StreamConsumer
     private async ValueTask WaitForCompletionsAsync()
     {
         _signal.BeginWait();
-        if (HasInFlight() && !_stopRequested && !_abandoned && _fault is null)
-        {
-            await _signal.WaitAsync().ConfigureAwait(false);
-        }
-        else if (!_signal.CancelWait())
-        {
-            await _signal.WaitAsync().ConfigureAwait(false);
-        }
+        await _signal.WaitUnless(!HasInFlight() || _stopRequested || _abandoned || _fault is not null).ConfigureAwait(false);
     }
 
     private async Task RunKeyWorkerAsync(WorkerState worker, ChannelReader<StreamEntry> queue)

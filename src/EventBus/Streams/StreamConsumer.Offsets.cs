@@ -106,14 +106,7 @@ internal sealed partial class StreamConsumer
         {
             // Key-ordered: the workers finish what they hold first; they wake the dispatcher as they complete.
             _signal.BeginWait();
-            if (HasInFlight() && !_stopRequested && !_abandoned)
-            {
-                await _signal.WaitAsync().ConfigureAwait(false);
-            }
-            else if (!_signal.CancelWait())
-            {
-                await _signal.WaitAsync().ConfigureAwait(false);
-            }
+            await _signal.WaitUnless(!HasInFlight() || _stopRequested || _abandoned).ConfigureAwait(false);
 
             return;
         }

@@ -230,7 +230,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     }
 
     /// <summary>Waits until <paramref name="count"/> more events fit the group's backlog, the bus or the group stops, or <paramref name="cancellationToken"/> fires.</summary>
-    /// <remarks>The fence that <see cref="RoomWaiter"/> needs is not in a commit (one per event would cost the hot path) but before the group goes idle: see <see cref="PrepareIdle"/>.</remarks>
+    /// <remarks>The fence that <see cref="RoomWaiter"/> needs is not in a commit (one per event would cost the hot path) but before the group goes idle: see <see cref="IdleAsync"/>.</remarks>
     public Task WaitForRoomAsync(int count, CancellationToken cancellationToken) =>
         _roomWaiter.WaitAsync(this, count, static (group, wanted) => group.HasRoom(group._log.Head, wanted) || group._log.IsCompleted || group._completion.Task.IsCompleted, cancellationToken);
 
@@ -301,10 +301,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
                     await FlushStoreAsync().ConfigureAwait(false);
                 }
 
-                if (PrepareIdle())
-                {
-                    await _signal.WaitAsync().ConfigureAwait(false);
-                }
+                await IdleAsync().ConfigureAwait(false);
 
                 if (IsDrained())
                 {
@@ -390,11 +387,10 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     }
 
     /// <summary>
-    /// Caught up: commits what was handled (so publishers held back by the backlog go on) and announces the wait. Returns whether
-    /// the caller must await <see cref="_signal"/>; the caller awaits it in its own loop, whose state machine lives as long as the
-    /// worker, so going idle allocates nothing.
+    /// Caught up: announces the wait and returns it (completed at once when there is work after all). The caller awaits it in its
+    /// own loop, whose state machine lives as long as the worker, so going idle allocates nothing.
     /// </summary>
-    private bool PrepareIdle()
+    private ValueTask<bool> IdleAsync()
     {
         _signal.BeginWait();
 
@@ -402,12 +398,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         // a full fence between the commit's write and read, both can miss the other, and the publisher would wait for the group's
         // next commit. Here, after the fence of BeginWait, the group sees that waiter before it goes idle.
         _roomWaiter.Wake();
-        if (HasWork() || _log.IsCompleted)
-        {
-            return !_signal.CancelWait();
-        }
-
-        return true;
+        return _signal.WaitUnless(HasWork() || _log.IsCompleted);
     }
 
     /// <summary>Whether the group is done: the stream is completed (the bus stops) and everything published was read.</summary>
