@@ -30,6 +30,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
     private readonly EventBusRegistry _registry;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly bool _stampInlineSends;
     private readonly FrozenDictionary<Type, CommandRoute> _commands;
     private readonly ConcurrentDictionary<Type, Topic> _topicsByType = new();
     private readonly Lock _topicsLock = new();
@@ -55,6 +56,8 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
         {
             configure(Options);
         }
+
+        _stampInlineSends = Options.StampInlineSends;
 
         var failures = Options.Validate()
             .Concat(registry.Topics.SelectMany(t => Validate(t.Value, $"topic '{MessageTypes.GetKey(t.Key)}'")))

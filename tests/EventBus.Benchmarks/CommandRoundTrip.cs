@@ -4,10 +4,11 @@ namespace EventBus.Benchmarks;
 /// W4: command round trip — send a command, have its handler run, await the result — <see cref="N"/> times in sequence per
 /// invocation; the reported time and bytes are per round trip.
 /// Baseline: a channel + <see cref="TaskCompletionSource{TResult}"/> round trip to a server loop. Other rows: a direct call of the
-/// handler (the floor), the bus's <c>SendAsync</c> (which runs the handler inline on the caller's flow) and the source-generated
+/// handler (the floor), the bus's <c>SendAsync</c> (which runs the handler inline on the caller's flow; once with the default
+/// options, once with <see cref="EventBusOptions.StampInlineSends"/> off, which skips the clock read and the new id) and the source-generated
 /// Mediator 3.0.2 <c>Send</c> (inline, singleton handler), and the bus's <c>SendQueuedAsync</c> (a queue worker handles the command
 /// while the sender awaits the outcome: the same shape as the baseline).
-/// Targets (issue 6): the bus's inline send within 2x of Mediator (EventBus_Send ratio / Mediator_Send ratio at most 2); the queued
+/// Targets (issue 6): the bus's inline send within 2x of Mediator (EventBus_Send or EventBus_SendUnstamped ratio / Mediator_Send ratio at most 2); the queued
 /// send within 1.5x of the baseline (EventBus_SendQueued ratio at most 1.5); at most one small allocation per round trip.
 /// </summary>
 [MemoryDiagnoser]
@@ -28,7 +29,10 @@ public class CommandRoundTrip() : CommandWorkload(N)
     [GlobalSetup(Targets = [nameof(EventBus_Send), nameof(EventBus_SendQueued)])]
     public Task SetupEventBus() => StartBusAsync();
 
-    [GlobalCleanup(Targets = [nameof(EventBus_Send), nameof(EventBus_SendQueued)])]
+    [GlobalSetup(Target = nameof(EventBus_SendUnstamped))]
+    public Task SetupUnstampedBus() => StartBusAsync(stampInlineSends: false);
+
+    [GlobalCleanup(Targets = [nameof(EventBus_Send), nameof(EventBus_SendUnstamped), nameof(EventBus_SendQueued)])]
     public Task CleanupEventBus() => StopBusAsync();
 
     [GlobalSetup(Target = nameof(Mediator_Send))]
@@ -45,6 +49,9 @@ public class CommandRoundTrip() : CommandWorkload(N)
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task<int> EventBus_Send() => RoundTripsAsync<BusSender, CommandResult<int>>(new(Bus.Commands, Command));
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task<int> EventBus_SendUnstamped() => RoundTripsAsync<BusSender, CommandResult<int>>(new(Bus.Commands, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task<int> EventBus_SendQueued() => RoundTripsAsync<BusQueuedSender, CommandResult<int>>(new(Bus.Commands, Command));

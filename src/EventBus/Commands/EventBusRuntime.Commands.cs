@@ -125,23 +125,26 @@ internal sealed partial class EventBusRuntime
             ThrowHelper.ThrowStopped();
         }
 
-        if (!_commands.TryGetValue(command.GetType(), out var route))
+        if (!_commands.TryGetValue(command.GetType(), out var found))
         {
             ThrowHelper.ThrowUnknownCommand(command.GetType());
         }
 
+        var route = (CommandRoute<TResult>)found;
         if (Metrics.Published.Enabled)
         {
             Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, route.Topic));
         }
 
         return EventBusTelemetry.Source.HasListeners()
-            ? SendTracedAsync((ICommandSender<TResult>)route, route.Topic, command, options, cancellationToken)
-            : ((ICommandSender<TResult>)route).SendAsync(command, CreateContext(route.Topic, options), cancellationToken);
+            ? SendTracedAsync(route, route.Topic, command, options, cancellationToken)
+            : _stampInlineSends
+                ? route.SendAsync(command, CreateContext(route.Topic, options), cancellationToken)
+                : route.SendUnstampedAsync(command, options, cancellationToken);
     }
 
     /// <summary>Sends inside a <c>send</c> span; the handler runs within it, so what it publishes joins the trace.</summary>
-    private async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(ICommandSender<TResult> route, string topic, object command, PublishOptions? options, CancellationToken cancellationToken)
+    private async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(CommandRoute<TResult> route, string topic, object command, PublishOptions? options, CancellationToken cancellationToken)
     {
         using var activity = StartProducerActivity("send", topic);
         var context = CreateContext(topic, options);

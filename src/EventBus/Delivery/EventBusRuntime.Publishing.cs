@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 
 namespace EventBus;
 
@@ -163,11 +162,8 @@ internal sealed partial class EventBusRuntime
     }
 
     /// <summary>A new envelope: a new message id (unless the options give one), the time, the options (or the reply that holds them), the trace.</summary>
-    internal MessageContext CreateContext(string messageType, PublishOptions? options, ReplySink? reply = null)
-    {
-        var now = _time.GetUtcNow();
-        return new MessageContext(options?.MessageId ?? MessageId.NewId(now), messageType, now.UtcTicks, (object?)reply ?? options, Activity.Current);
-    }
+    internal MessageContext CreateContext(string messageType, PublishOptions? options, ReplySink? reply = null) =>
+        MessageContext.Stamped(messageType, options, reply, _time);
 
     private Topic GetTopic<T>(T message)
     {

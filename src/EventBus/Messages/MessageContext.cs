@@ -135,6 +135,20 @@ public readonly struct MessageContext
 
     internal long TimestampTicks => _timestampTicks;
 
+    /// <summary>A new envelope: a new message id (unless the options give one), the time of <paramref name="clock"/>, the options (or the reply that holds them), the caller's activity.</summary>
+    internal static MessageContext Stamped(string messageType, PublishOptions? options, ReplySink? reply, TimeProvider clock)
+    {
+        var now = clock.GetUtcNow();
+        return new(options?.MessageId ?? MessageId.NewId(now), messageType, now.UtcTicks, (object?)reply ?? options, Activity.Current);
+    }
+
+    /// <summary>
+    /// The envelope of an unstamped inline send (see <see cref="EventBusOptions.StampInlineSends"/>): the options' message id or
+    /// <see cref="MessageId.Empty"/>, no time, no trace context.
+    /// </summary>
+    internal static MessageContext Unstamped(string messageType, PublishOptions? options) =>
+        new(options?.MessageId ?? default, messageType, 0, options, null);
+
     /// <summary>Gets the publisher's options, or the reply that holds them (what a stream entry keeps of the envelope).</summary>
     internal object? Extras => _extras;
 

@@ -38,10 +38,17 @@ public abstract class CommandWorkload(int roundTrips)
 
     /// <summary>Setup of the bus row: builds and starts a bus with <see cref="Handler"/> as the command's singleton handler.</summary>
     /// <returns>A task that completes when the bus has started.</returns>
-    protected async Task StartBusAsync() =>
+    protected Task StartBusAsync() => StartBusAsync(stampInlineSends: true);
+
+    /// <summary>Setup of a bus row: builds and starts a bus with <see cref="Handler"/> as the command's singleton handler.</summary>
+    /// <param name="stampInlineSends">The bus's <see cref="EventBusOptions.StampInlineSends"/>.</param>
+    /// <returns>A task that completes when the bus has started.</returns>
+    protected async Task StartBusAsync(bool stampInlineSends) =>
         _bus = await BusFixture.StartAsync(
             [Handler],
-            bus => bus.AddCommandHandler<BenchCommand, int, BenchCommandHandler>(ServiceLifetime.Singleton));
+            bus => bus
+                .Configure(o => o.StampInlineSends = stampInlineSends)
+                .AddCommandHandler<BenchCommand, int, BenchCommandHandler>(ServiceLifetime.Singleton));
 
     /// <summary>Cleanup of the bus row: stops (drains) and disposes the bus.</summary>
     /// <returns>A task that completes when the bus is disposed.</returns>

@@ -66,10 +66,12 @@ public sealed class AllocationTests
     public Task PublishBatchAsync_OneSingletonHandler_AllocatesNothingPerEvent() =>
         AssertNoAllocationPerEvent(handlers: 1, chunk: 512, batch: true, configure: static b => b.AddEventHandler<AllocEvent, CountingHandler<First>>(ServiceLifetime.Singleton));
 
-    [Fact]
-    public async Task SendAsync_SingletonCommandHandler_AllocatesNothingPerRoundTrip()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task SendAsync_SingletonCommandHandler_AllocatesNothingPerRoundTrip(bool stampInlineSends)
     {
-        var bytes = await MeasureRoundTripsAsync(static (commands, command) => commands.SendAsync(command));
+        var bytes = await MeasureRoundTripsAsync(static (commands, command) => commands.SendAsync(command), stampInlineSends);
         (bytes / RoundTrips).Should().Be(0, $"the bus allocated {bytes} bytes for {RoundTrips} inline sends in the best of five rounds");
     }
 
@@ -86,10 +88,12 @@ public sealed class AllocationTests
     private const int RoundTrips = 20_000;
 
     /// <summary>The fewest bytes allocated, over five rounds after a warm-up, by <see cref="RoundTrips"/> awaited round trips in sequence.</summary>
-    private static async Task<long> MeasureRoundTripsAsync(Func<ICommandBus, AllocCommand, ValueTask<CommandResult<int>>> send)
+    private static async Task<long> MeasureRoundTripsAsync(Func<ICommandBus, AllocCommand, ValueTask<CommandResult<int>>> send, bool stampInlineSends = true)
     {
         var services = new ServiceCollection();
-        services.AddEventBus(b => b.AddCommandHandler<AllocCommand, int, AllocCommandHandler>(ServiceLifetime.Singleton));
+        services.AddEventBus(b => b
+            .Configure(o => o.StampInlineSends = stampInlineSends)
+            .AddCommandHandler<AllocCommand, int, AllocCommandHandler>(ServiceLifetime.Singleton));
         await using var provider = services.BuildServiceProvider();
         var control = provider.GetRequiredService<IEventBusControl>();
         var commands = provider.GetRequiredService<ICommandBus>();
