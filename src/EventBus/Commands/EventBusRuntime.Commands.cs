@@ -139,7 +139,7 @@ internal sealed partial class EventBusRuntime
         return EventBusTelemetry.Source.HasListeners()
             ? SendTracedAsync(route, route.Topic, command, options, cancellationToken)
             : _stampInlineSends
-                ? route.SendAsync(command, CreateContext(route.Topic, options), cancellationToken)
+                ? route.SendStampedAsync(command, options, _time, cancellationToken)
                 : route.SendUnstampedAsync(command, options, cancellationToken);
     }
 

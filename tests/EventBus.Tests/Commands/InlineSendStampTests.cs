@@ -10,6 +10,8 @@ namespace EventBus.Tests.Commands;
 /// the option on (the default) and off, for a singleton handler (called through its bound method) and a scoped one (resolved
 /// in a scope per send); that rejections are still results with it off; and that queued sends are stamped either way.
 /// </summary>
+/// <remarks>In the collection of the tracing tests: while their listeners listen, every inline send is traced, hence stamped.</remarks>
+[Collection(nameof(ActivityListenerCollection))]
 public sealed class InlineSendStampTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 28, 9, 30, 0, TimeSpan.Zero);
@@ -93,6 +95,28 @@ public sealed class InlineSendStampTests
         voidResult.IsAccepted.Should().BeFalse();
         voidResult.Rejection!.Reason.Should().Be($"Cancel refused ({refusal}).");
         (await bus.Commands.SendAsync(new Quote(2))).Value.Should().Be(20, "a rejection does not break later sends");
+    }
+
+    [Fact]
+    public async Task SendAsync_StampInlineSendsOffButAListenerOnTheBusSource_SendIsTracedAndStamped()
+    {
+        await using var bus = await StartAsync(ServiceLifetime.Singleton, stamp: false);
+        await bus.Commands.SendAsync(new Quote(1)); // binds the singleton's method: the next send takes the direct path
+        using var listener = new ActivityListener
+        {
+            // Listens, so the bus traces its sends, but records nothing (other collections' buses run beside this test).
+            ShouldListenTo = static source => source.Name == EventBusTelemetry.SourceName,
+            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.None,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        (await bus.Commands.SendAsync(new Quote(2))).Value.Should().Be(20);
+
+        var seen = bus.Get<Recorder<Seen>>().Items;
+        seen.Should().HaveCount(2);
+        seen[0].Context.MessageId.Should().Be(MessageId.Empty, "no listener listened to the first send");
+        seen[1].Context.MessageId.Should().NotBe(MessageId.Empty, "a traced send is stamped, so its span can name the message");
+        seen[1].Context.Timestamp.Should().Be(Now);
     }
 
     [Fact]

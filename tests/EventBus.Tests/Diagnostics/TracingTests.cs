@@ -12,6 +12,7 @@ namespace EventBus.Tests.Diagnostics;
 /// The bus's <see cref="ActivitySource"/> is process-wide and tests run in parallel, so each test starts a root activity of its
 /// own around its publish and its <see cref="TraceCollector"/> samples and keeps only the activities of that trace.
 /// </remarks>
+[Collection(nameof(ActivityListenerCollection))]
 public sealed class TracingTests
 {
     private const string RootSourceName = "EventBus.Tests.Root";
