@@ -137,17 +137,17 @@ internal sealed partial class EventBusRuntime
         }
 
         return EventBusTelemetry.Source.HasListeners()
-            ? SendTracedAsync(route, route.Topic, command, options, cancellationToken)
+            ? SendTracedAsync(route, command, options, cancellationToken)
             : _stampInlineSends
                 ? route.SendStampedAsync(command, options, _time, cancellationToken)
                 : route.SendUnstampedAsync(command, options, cancellationToken);
     }
 
     /// <summary>Sends inside a <c>send</c> span; the handler runs within it, so what it publishes joins the trace.</summary>
-    private async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(CommandRoute<TResult> route, string topic, object command, PublishOptions? options, CancellationToken cancellationToken)
+    private async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(CommandRoute<TResult> route, object command, PublishOptions? options, CancellationToken cancellationToken)
     {
-        using var activity = StartProducerActivity("send", topic);
-        var context = CreateContext(topic, options);
+        using var activity = StartProducerActivity("send", route.Topic);
+        var context = CreateContext(route.Topic, options);
         TagMessage(activity, context);
         try
         {

@@ -36,14 +36,10 @@ public abstract class CommandWorkload(int roundTrips)
     /// <returns>A task that completes when the loop has ended.</returns>
     protected async Task StopRawServerAsync() => await _server!.DisposeAsync();
 
-    /// <summary>Setup of the bus row: builds and starts a bus with <see cref="Handler"/> as the command's singleton handler.</summary>
-    /// <returns>A task that completes when the bus has started.</returns>
-    protected Task StartBusAsync() => StartBusAsync(stampInlineSends: true);
-
     /// <summary>Setup of a bus row: builds and starts a bus with <see cref="Handler"/> as the command's singleton handler.</summary>
     /// <param name="stampInlineSends">The bus's <see cref="EventBusOptions.StampInlineSends"/>.</param>
     /// <returns>A task that completes when the bus has started.</returns>
-    protected async Task StartBusAsync(bool stampInlineSends) =>
+    protected async Task StartBusAsync(bool stampInlineSends = true) =>
         _bus = await BusFixture.StartAsync(
             [Handler],
             bus => bus

@@ -16,9 +16,29 @@ public sealed class InlineSendStampTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 28, 9, 30, 0, TimeSpan.Zero);
 
+    /// <summary>A singleton handler (called through its bound method) and a scoped one (resolved in a scope per send).</summary>
+    public static TheoryData<ServiceLifetime> Lifetimes => new(ServiceLifetime.Singleton, ServiceLifetime.Scoped);
+
+    /// <summary>Each lifetime with each way of refusing a command.</summary>
+    public static TheoryData<ServiceLifetime, Refusal> LifetimesAndRefusals
+    {
+        get
+        {
+            var data = new TheoryData<ServiceLifetime, Refusal>();
+            foreach (var lifetime in Lifetimes)
+            {
+                foreach (var refusal in new[] { Refusal.Returned, Refusal.Thrown, Refusal.ThrownAfterYielding })
+                {
+                    data.Add(lifetime, refusal);
+                }
+            }
+
+            return data;
+        }
+    }
+
     [Theory]
-    [InlineData(ServiceLifetime.Singleton)]
-    [InlineData(ServiceLifetime.Scoped)]
+    [MemberData(nameof(Lifetimes))]
     public async Task SendAsync_StampedByDefault_ContextHasANewIdTheTimeAndTheCallersTrace(ServiceLifetime lifetime)
     {
         await using var bus = await StartAsync(lifetime, stamp: null);
@@ -38,8 +58,7 @@ public sealed class InlineSendStampTests
     }
 
     [Theory]
-    [InlineData(ServiceLifetime.Singleton)]
-    [InlineData(ServiceLifetime.Scoped)]
+    [MemberData(nameof(Lifetimes))]
     public async Task SendAsync_StampInlineSendsOff_ContextHasNoIdNoTimeNoTraceButKeepsThePublishersValues(ServiceLifetime lifetime)
     {
         await using var bus = await StartAsync(lifetime, stamp: false);
@@ -62,8 +81,7 @@ public sealed class InlineSendStampTests
     }
 
     [Theory]
-    [InlineData(ServiceLifetime.Singleton)]
-    [InlineData(ServiceLifetime.Scoped)]
+    [MemberData(nameof(Lifetimes))]
     public async Task SendAsync_StampInlineSendsOff_KeepsAMessageIdGivenInTheOptions(ServiceLifetime lifetime)
     {
         await using var bus = await StartAsync(lifetime, stamp: false);
@@ -75,12 +93,7 @@ public sealed class InlineSendStampTests
     }
 
     [Theory]
-    [InlineData(ServiceLifetime.Singleton, Refusal.Returned)]
-    [InlineData(ServiceLifetime.Singleton, Refusal.Thrown)]
-    [InlineData(ServiceLifetime.Singleton, Refusal.ThrownAfterYielding)]
-    [InlineData(ServiceLifetime.Scoped, Refusal.Returned)]
-    [InlineData(ServiceLifetime.Scoped, Refusal.Thrown)]
-    [InlineData(ServiceLifetime.Scoped, Refusal.ThrownAfterYielding)]
+    [MemberData(nameof(LifetimesAndRefusals))]
     public async Task SendAsync_StampInlineSendsOff_RejectionIsStillTheResult(ServiceLifetime lifetime, Refusal refusal)
     {
         await using var bus = await StartAsync(lifetime, stamp: false);
