@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace EventBus;
 
@@ -12,19 +13,36 @@ namespace EventBus;
 /// the same instance, which is why messages must be immutable (use <c>sealed record</c> types).
 /// </remarks>
 [DebuggerDisplay("{MessageType,nq} {MessageId}")]
+[StructLayout(LayoutKind.Explicit)]
 public readonly struct MessageContext
 {
     // Layout: this struct sits in every buffered envelope and is copied on each hand-off, so it is kept small (80 bytes):
     // the envelope values a publisher set live in its immutable PublishOptions (one reference for four values), the timestamp
     // is UTC ticks, and the trace context is read from the publisher's Activity (a reference) rather than copied. A command sent
     // through its queue (SendQueuedAsync) carries, in the same reference, the reply its sender awaits, which holds the options.
+    //
+    // The offsets interleave the five references with the value fields, so that no more than two 8-byte value slots follow one
+    // another. The runtime's default layout puts the references first and the five value slots after them, and the JIT copies
+    // such a run of four or more value slots with `rep movsq`, whose start-up cost is paid on every copy: when the context is
+    // passed to a handler by value, written to a buffer slot, or read back from it (eight such copies on the queue worker's path
+    // alone). Interleaved, each slot is moved on its own. BenchmarkDotNet, W3 (FourCompetingWorkers), two runs each:
+    // 166.8 and 205.8 ns before, 159.9 and 162.5 ns after.
+    //
+    // [0] MessageType · [8] MessageId (16 bytes) · [24] _extras · [32] _timestampTicks · [40] _trace · [48] _offsetPlusOne
+    // [56] Subscription · [64] DeliveryCount, [68] _settlementVersion · [72] _settlement: 80 bytes, no gaps.
     private static readonly IReadOnlyDictionary<string, string> s_noHeaders = FrozenDictionary<string, string>.Empty;
 
+    [FieldOffset(24)]
     private readonly object? _extras; // PublishOptions, or a ReplySink (which holds them)
+    [FieldOffset(40)]
     private readonly Activity? _trace;
+    [FieldOffset(32)]
     private readonly long _timestampTicks;
+    [FieldOffset(72)]
     private readonly Settlement? _settlement;
+    [FieldOffset(68)]
     private readonly int _settlementVersion;
+    [FieldOffset(48)]
     private readonly long _offsetPlusOne; // 0: not in a stream
 
     internal MessageContext(
@@ -59,9 +77,11 @@ public readonly struct MessageContext
     }
 
     /// <summary>Gets the unique, sortable identifier of the message, assigned when it was published or sent.</summary>
+    [field: FieldOffset(8)]
     public MessageId MessageId { get; }
 
     /// <summary>Gets the message-type key: the full name of the message's CLR type (its topic).</summary>
+    [field: FieldOffset(0)]
     public string MessageType { get; }
 
     /// <summary>Gets the time the message was published (UTC), read from the bus's <see cref="TimeProvider"/>.</summary>
@@ -80,9 +100,11 @@ public readonly struct MessageContext
     public string? PartitionKey => Options?.PartitionKey;
 
     /// <summary>Gets the name of the subscription this delivery belongs to, or <see langword="null"/> for an inline command send.</summary>
+    [field: FieldOffset(56)]
     public string? Subscription { get; }
 
     /// <summary>Gets how many times this message has been delivered to this subscription, counting this delivery (1 for the first).</summary>
+    [field: FieldOffset(64)]
     public int DeliveryCount { get; }
 
     /// <summary>

@@ -93,6 +93,26 @@ public sealed class MessageContextTests
         (await bus.Log<NotedHandler<FirstTag>, MessageContext>().WaitForCountAsync(100)).Select(c => c.MessageId).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
     }
 
+    [Fact]
+    public void Layout_EveryFieldKeepsItsValue_In80Bytes()
+    {
+        // The struct's offsets are set by hand (see the layout comment in MessageContext): every value written must read back.
+        var id = MessageId.NewId(new DateTimeOffset(2026, 11, 28, 10, 0, 0, TimeSpan.Zero));
+        var options = new PublishOptions { CorrelationId = "corr-1" };
+        using var trace = new System.Diagnostics.Activity("layout");
+        var context = new MessageContext(id, "Orders.Placed", 638_000_000_000_000_000, options, trace, "billing", deliveryCount: 3, settlement: null, settlementVersion: 7, offsetPlusOne: 42);
+
+        context.MessageId.Should().Be(id);
+        context.MessageType.Should().Be("Orders.Placed");
+        context.Timestamp.UtcTicks.Should().Be(638_000_000_000_000_000);
+        context.CorrelationId.Should().Be("corr-1");
+        context.Trace.Should().BeSameAs(trace);
+        context.Subscription.Should().Be("billing");
+        context.DeliveryCount.Should().Be(3);
+        context.OffsetPlusOne.Should().Be(42);
+        System.Runtime.CompilerServices.Unsafe.SizeOf<MessageContext>().Should().Be(80);
+    }
+
     private static Task<TestBus> StartAsync(Action<EventBusBuilder>? configure = null, Action<IServiceCollection>? services = null) =>
         TestBus.StartAsync(
             b =>
