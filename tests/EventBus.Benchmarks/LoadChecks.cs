@@ -5,8 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EventBus.Benchmarks;
 
 /// <summary>
-/// The two measurements of issue 6 that are not BenchmarkDotNet rows: memory over a long broadcast run, and publish-to-handler
-/// latency under load. Run with <c>-- scale</c> or <c>-- latency</c> (see docs/benchmarks.md).
+/// The measurements of issue 6 that are not BenchmarkDotNet rows: memory over a long broadcast run, publish-to-handler latency
+/// under load, and W3 burst by burst. Run with <c>-- scale</c>, <c>-- latency</c> or <c>-- bursts</c> (see docs/benchmarks.md).
 /// </summary>
 public static class LoadChecks
 {
@@ -95,6 +95,78 @@ public static class LoadChecks
         await MeasureAsync("raw Channel<T> (1 reader)", recorder, e => channel.Writer.WriteAsync(e));
         channel.Writer.Complete();
         await reader;
+    }
+
+    /// <summary>
+    /// W3's shape burst by burst: 100,000 events published to four competing readers and awaited, the raw channel and the bus
+    /// taking turns in one process, so that a slow spell of the machine (a 2-core VM's scheduling of the hand-offs) shows in
+    /// both. After ten warm-up bursts per side, prints each burst's time per event, then each side's fastest, median and
+    /// slowest burst.
+    /// </summary>
+    /// <param name="bursts">Bursts per side.</param>
+    /// <returns>A task that completes when the table is printed.</returns>
+    public static async Task BurstsAsync(int bursts)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bursts);
+        const int BurstSize = 100_000, Readers = 4;
+        var events = BenchMessages.Events(BurstSize);
+
+        var rawHandler = new QueueHandler();
+        var channel = RawChannel.CreateBounded<BenchEvent>(singleReader: false);
+        var readers = Enumerable.Range(0, Readers).Select(_ => RawChannel.StartReader(channel.Reader, rawHandler)).ToArray();
+
+        var busHandler = new QueueHandler();
+        await using var bus = await BusFixture.StartAsync(
+            [busHandler],
+            b => b.AddEventHandler<BenchEvent, QueueHandler>(ServiceLifetime.Singleton)
+                .ConfigureSubscription<QueueHandler>(o =>
+                {
+                    o.Mode = DeliveryMode.Queue;
+                    o.Workers = Readers;
+                }));
+
+        // Warm-up, not counted: the first bursts run code the JIT has not optimized yet.
+        for (var i = 0; i < 10; i++)
+        {
+            await BurstAsync(rawHandler.Signal, events, e => channel.Writer.WriteAsync(e));
+            await BurstAsync(busHandler.Signal, events, e => bus.Events.PublishAsync(e));
+        }
+
+        var raw = new double[bursts];
+        var eventBus = new double[bursts];
+        Console.WriteLine("burst   raw Channel<T>, 4 readers (ns/event)   EventBus queue, 4 workers (ns/event)");
+        for (var i = 0; i < bursts; i++)
+        {
+            raw[i] = await BurstAsync(rawHandler.Signal, events, e => channel.Writer.WriteAsync(e));
+            eventBus[i] = await BurstAsync(busHandler.Signal, events, e => bus.Events.PublishAsync(e));
+            Console.WriteLine($"{i + 1,5}   {raw[i],38:F1}   {eventBus[i],36:F1}");
+        }
+
+        channel.Writer.Complete();
+        await Task.WhenAll(readers);
+        Summarize("raw Channel<T>", raw);
+        Summarize("EventBus", eventBus);
+
+        static void Summarize(string name, double[] times)
+        {
+            var sorted = times.Order().ToArray();
+            var median = sorted[sorted.Length / 2];
+            Console.WriteLine($"{name}: fastest {sorted[0]:F1} ns, median {median:F1} ns, slowest {sorted[^1]:F1} ns per event; {times.Count(t => t > 1.5 * median)} of {times.Length} bursts over 1.5x the median");
+        }
+    }
+
+    // One burst: arms the handler's signal, publishes every event in order (awaiting each publish), and waits for every delivery.
+    private static async Task<double> BurstAsync(CountdownSignal delivered, BenchEvent[] events, Func<BenchEvent, ValueTask> publish)
+    {
+        var all = delivered.Arm(events.Length);
+        var start = Stopwatch.GetTimestamp();
+        foreach (var e in events)
+        {
+            await publish(e);
+        }
+
+        await all;
+        return Stopwatch.GetElapsedTime(start).TotalNanoseconds / events.Length;
     }
 
     private static async Task MeasureAsync(string name, LatencyRecorder recorder, Func<TimedEvent, ValueTask> publish)

@@ -3,7 +3,8 @@ using EventBus.Benchmarks;
 
 // Runs the benchmarks picked by the command line (BenchmarkDotNet's switcher: --filter, --job, --list, ...).
 // See docs/benchmarks.md for the commands. EVENTBUS_BENCH_QUICK=1 selects the quick job; a --job argument wins over it.
-// "scale" (or "scale stream") and "latency" run the load checks that are not BenchmarkDotNet rows (LoadChecks.cs).
+// "scale" (or "scale stream"), "latency" and "bursts" (optionally a count) run the load checks that are not BenchmarkDotNet
+// rows (LoadChecks.cs).
 switch (args.FirstOrDefault())
 {
     case "scale":
@@ -11,6 +12,9 @@ switch (args.FirstOrDefault())
         break;
     case "latency":
         await LoadChecks.LatencyAsync();
+        break;
+    case "bursts":
+        await LoadChecks.BurstsAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 40);
         break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(BenchConfig).Assembly).Run(args, BenchConfig.Create(args));
