@@ -125,21 +125,20 @@ public static class LoadChecks
                     o.Workers = Readers;
                 }));
 
-        // Warm-up, not counted: the first bursts run code the JIT has not optimized yet.
-        for (var i = 0; i < 10; i++)
-        {
-            await BurstAsync(rawHandler.Signal, events, e => channel.Writer.WriteAsync(e));
-            await BurstAsync(busHandler.Signal, events, e => bus.Events.PublishAsync(e));
-        }
-
+        // The first bursts are warm-up, not counted: they run code the JIT has not optimized yet.
+        const int WarmUp = 10;
         var raw = new double[bursts];
         var eventBus = new double[bursts];
         Console.WriteLine("burst   raw Channel<T>, 4 readers (ns/event)   EventBus queue, 4 workers (ns/event)");
-        for (var i = 0; i < bursts; i++)
+        for (var i = -WarmUp; i < bursts; i++)
         {
-            raw[i] = await BurstAsync(rawHandler.Signal, events, e => channel.Writer.WriteAsync(e));
-            eventBus[i] = await BurstAsync(busHandler.Signal, events, e => bus.Events.PublishAsync(e));
-            Console.WriteLine($"{i + 1,5}   {raw[i],38:F1}   {eventBus[i],36:F1}");
+            var rawTime = await BurstAsync(rawHandler.Signal, events, e => channel.Writer.WriteAsync(e));
+            var busTime = await BurstAsync(busHandler.Signal, events, e => bus.Events.PublishAsync(e));
+            if (i >= 0)
+            {
+                (raw[i], eventBus[i]) = (rawTime, busTime);
+                Console.WriteLine($"{i + 1,5}   {rawTime,38:F1}   {busTime,36:F1}");
+            }
         }
 
         channel.Writer.Complete();
