@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using EventBus.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -99,7 +101,7 @@ public sealed class MessageContextTests
         // The struct's offsets are set by hand (see the layout comment in MessageContext): every value written must read back.
         var id = MessageId.NewId(new DateTimeOffset(2026, 11, 28, 10, 0, 0, TimeSpan.Zero));
         var options = new PublishOptions { CorrelationId = "corr-1" };
-        using var trace = new System.Diagnostics.Activity("layout");
+        using var trace = new Activity("layout");
         var context = new MessageContext(id, "Orders.Placed", 638_000_000_000_000_000, options, trace, "billing", deliveryCount: 3, settlement: null, settlementVersion: 7, offsetPlusOne: 42);
 
         context.MessageId.Should().Be(id);
@@ -110,7 +112,7 @@ public sealed class MessageContextTests
         context.Subscription.Should().Be("billing");
         context.DeliveryCount.Should().Be(3);
         context.OffsetPlusOne.Should().Be(42);
-        System.Runtime.CompilerServices.Unsafe.SizeOf<MessageContext>().Should().Be(80);
+        Unsafe.SizeOf<MessageContext>().Should().Be(80);
     }
 
     private static Task<TestBus> StartAsync(Action<EventBusBuilder>? configure = null, Action<IServiceCollection>? services = null) =>
