@@ -136,11 +136,16 @@ internal sealed partial class EventBusRuntime
             Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, route.Topic));
         }
 
-        return EventBusTelemetry.Source.HasListeners()
-            ? SendTracedAsync(route, command, options, cancellationToken)
-            : _stampInlineSends
-                ? route.SendStampedAsync(command, options, _time, cancellationToken)
-                : route.SendUnstampedAsync(command, options, cancellationToken);
+        if (EventBusTelemetry.Source.HasListeners())
+        {
+            return SendTracedAsync(route, command, options, cancellationToken);
+        }
+
+        var pending = _stampInlineSends
+            ? route.SendStampedAsync(command, options, _time, cancellationToken)
+            : route.SendUnstampedAsync(command, options, cancellationToken);
+        // Rebuilt from its value rather than copied whole: see CommandRoute<TCommand, TResult>.SendDirect.
+        return pending.IsCompletedSuccessfully ? new(pending.Result) : pending;
     }
 
     /// <summary>Sends inside a <c>send</c> span; the handler runs within it, so what it publishes joins the trace.</summary>
