@@ -1,3 +1,4 @@
+using System.Threading.Tasks.Sources;
 using EventBus.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -307,6 +308,27 @@ public sealed class CommandBusTests
         bus.Get<Calculator>().Calls.Should().Be(9);
     }
 
+    [Theory]
+    [InlineData(Completion.Value)]
+    [InlineData(Completion.CompletedTask)]
+    [InlineData(Completion.CompletedSource)]
+    [InlineData(Completion.Later)]
+    public async Task SendAsync_SingletonHandler_ReturnsTheResultHoweverTheHandlersTaskCompletes(Completion completion)
+    {
+        // The bound path of a singleton rebuilds a completed result from its value instead of returning the handler's task:
+        // every kind of completed task must give its value, and a task source must be read exactly once.
+        await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<Square, int, SquareHandler>(ServiceLifetime.Singleton));
+
+        for (var i = 1; i <= 3; i++)
+        {
+            var result = await bus.Commands.SendAsync(new Square(i, completion));
+
+            result.Value.Should().Be(i * i);
+        }
+
+        bus.Get<SquareHandler>().SourceReads.Should().Be(completion == Completion.CompletedSource ? 3 : 0);
+    }
+
     private static Task<TestBus> StartAsync() =>
         TestBus.StartAsync(b => b
             .AddCommandHandler<Reserve, int, ReserveHandler>()
@@ -366,6 +388,56 @@ public sealed class CommandBusTests
 
             _total += command.Amount;
             return ValueTask.FromResult<CommandResult<int>>(_total);
+        }
+    }
+
+    public enum Completion
+    {
+        Value,
+        CompletedTask,
+        CompletedSource,
+        Later,
+    }
+
+    public sealed record Square(int Value, Completion Completion) : ICommand<int>;
+
+    public sealed class SquareHandler : ICommandHandler<Square, int>
+    {
+        private int _sourceReads;
+
+        public int SourceReads => Volatile.Read(ref _sourceReads);
+
+        public ValueTask<CommandResult<int>> HandleAsync(Square command, MessageContext context, CancellationToken cancellationToken)
+        {
+            CommandResult<int> result = command.Value * command.Value;
+            return command.Completion switch
+            {
+                Completion.Value => new(result),
+                Completion.CompletedTask => new(Task.FromResult(result)),
+                Completion.CompletedSource => new(new CompletedSource(this, result), 0),
+                _ => LaterAsync(result),
+            };
+        }
+
+        private static async ValueTask<CommandResult<int>> LaterAsync(CommandResult<int> result)
+        {
+            await Task.Yield();
+            return result;
+        }
+
+        /// <summary>A completed task source that counts how often its result is read.</summary>
+        private sealed class CompletedSource(SquareHandler owner, CommandResult<int> result) : IValueTaskSource<CommandResult<int>>
+        {
+            public CommandResult<int> GetResult(short token)
+            {
+                Interlocked.Increment(ref owner._sourceReads);
+                return result;
+            }
+
+            public ValueTaskSourceStatus GetStatus(short token) => ValueTaskSourceStatus.Succeeded;
+
+            public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+                throw new InvalidOperationException("A completed source is never awaited.");
         }
     }
 
