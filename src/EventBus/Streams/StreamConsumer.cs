@@ -281,11 +281,12 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     /// Reads in runs: the head and the retained start are read once per run, and a run ends early when a handler completes
     /// asynchronously (time passed: retention may have moved) or when a stop, a seek or a fault asks for attention. Going idle
     /// awaits the group's signal here, in this loop's state machine, which lives as long as the group: waiting allocates nothing.
+    /// Before it parks, a group that caught up yields <see cref="YieldsBeforeIdle"/> times (the same state machine is queued).
     /// </remarks>
     private async Task ReadAsync(WorkerState? worker)
     {
         var cursor = _cursor!;
-        var yields = 0;
+        var yields = 0; // since the group last read an event
         while (!_stopRequested && !_abandoned && _fault is null)
         {
             if (Volatile.Read(ref _seek) is not null)
@@ -314,8 +315,6 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
                     await Task.Yield();
                     continue;
                 }
-
-                yields = 0;
 
                 await IdleAsync().ConfigureAwait(false);
 
