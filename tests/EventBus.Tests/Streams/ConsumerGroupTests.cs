@@ -79,6 +79,59 @@ public sealed class ConsumerGroupTests
     }
 
     [Fact]
+    public async Task Groups_ReadingWhilePublishersAppendSinglesAndBatches_EachReadTheWholeLogOnceInItsOrder()
+    {
+        // Groups that keep up read at the head while it moves. Two publishers append singles and batches across many segments
+        // while four groups read: each group must read exactly the log, offset by offset, in the log's order.
+        const int PerPublisher = 3_000, BatchSize = 7;
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10_000));
+        var logs = new[] { new GroupLog(), new GroupLog(), new GroupLog(), new GroupLog() };
+        var groups = new List<IStreamSubscription>();
+        for (var i = 0; i < logs.Length; i++)
+        {
+            groups.Add(await bus.SubscribeAsync($"g{i}", logs[i], o => o.StartPosition = StreamPosition.First));
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(publisher => Task.Run(async () =>
+        {
+            var first = publisher * PerPublisher;
+            for (var i = 0; i < PerPublisher;)
+            {
+                if (i % 3 == 0 && i + BatchSize <= PerPublisher)
+                {
+                    await bus.Bus.PublishBatchAsync(Enumerable.Range(first + i, BatchSize).Select(n => new Reading(n)).ToList());
+                    i += BatchSize;
+                }
+                else
+                {
+                    await bus.Bus.PublishAsync(new Reading(first + i));
+                    i++;
+                }
+            }
+        })));
+
+        const int Total = 2 * PerPublisher;
+        var logged = (await StreamLogTests.ReadAllAsync(bus, StreamPosition.First)).Select(e => e.Event.Number).ToList();
+        logged.Should().HaveCount(Total).And.OnlyHaveUniqueItems();
+        foreach (var log in logs)
+        {
+            await log.WaitForCountAsync(Total);
+        }
+
+        foreach (var group in groups)
+        {
+            await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == Total, "every group committed the last event");
+            await group.DisposeAsync();
+        }
+
+        foreach (var log in logs)
+        {
+            log.Offsets.Should().Equal(Enumerable.Range(0, Total).Select(i => (long)i), "a group reads every offset once, in order");
+            log.Numbers.Should().Equal(logged, "a group reads the events in the log's order");
+        }
+    }
+
+    [Fact]
     public async Task Subscribe_AtTimestamp_StartsAtTheFirstEventPublishedAtOrAfterIt()
     {
         var start = new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
