@@ -3,29 +3,29 @@ using System.Diagnostics;
 namespace EventBus;
 
 /// <summary>
-/// One event in a stream, stored in place in a segment: the message and the parts of its envelope that differ from event to
-/// event. The message type is the topic's, the offset is the entry's own, and the delivery fields are set per delivery, so they
-/// are not stored: 56 bytes where the whole envelope would take 88. Every group reads every entry from another core, so the
-/// entry's size is memory traffic on the broadcast path.
+/// One event in a stream as a segment stores it: the message and the parts of its envelope that differ from event to event. The
+/// message type is the topic's, the offset is the entry's place in its segment, and the delivery fields are set per delivery, so
+/// none is stored: 48 bytes where the whole envelope would take 88. Every group reads every record from another core, so its
+/// size is memory traffic on the broadcast path.
 /// </summary>
-internal readonly struct StreamEntry
+internal readonly struct StreamRecord(object message, in MessageContext context)
 {
-    public readonly object Message;
-    public readonly MessageId MessageId;
-    public readonly long TimestampTicks;
-    public readonly long Offset;
-    private readonly object? _extras;
-    private readonly Activity? _trace;
+    public readonly object Message = message;
+    public readonly MessageId MessageId = context.MessageId;
+    public readonly long TimestampTicks = context.TimestampTicks;
+    public readonly object? Extras = context.Extras;
+    public readonly Activity? Trace = context.Trace;
+}
 
-    public StreamEntry(object message, in MessageContext context, long offset)
-    {
-        Message = message;
-        MessageId = context.MessageId;
-        TimestampTicks = context.TimestampTicks;
-        Offset = offset;
-        _extras = context.Extras;
-        _trace = context.Trace;
-    }
+/// <summary>One event read from a stream: its stored record and its offset.</summary>
+internal readonly struct StreamEntry(in StreamRecord record, long offset)
+{
+    public readonly object Message = record.Message;
+    public readonly MessageId MessageId = record.MessageId;
+    public readonly long TimestampTicks = record.TimestampTicks;
+    public readonly long Offset = offset;
+    private readonly object? _extras = record.Extras;
+    private readonly Activity? _trace = record.Trace;
 
     /// <summary>Gets the partition key the publisher gave, if any (read without building the envelope).</summary>
     public string? PartitionKey => MessageContext.OptionsOf(_extras)?.PartitionKey;
@@ -149,7 +149,7 @@ internal sealed class StreamLog
             index = 0;
         }
 
-        segment.Entries[index] = new StreamEntry(message, context, offset);
+        segment.Records[index] = new StreamRecord(message, context);
         _next = offset + 1;
 
         if (_options.MaxAge is not null)
@@ -219,7 +219,7 @@ internal sealed class StreamLog
         var index = offset - segment.Base;
         if ((ulong)index < SegmentSize)
         {
-            entry = segment.Entries[index];
+            entry = new StreamEntry(segment.Records[index], offset);
             return true;
         }
 
@@ -234,7 +234,7 @@ internal sealed class StreamLog
             var left = cursor.Segment;
             segment = cursor.Segment = Find(offset, left);
             RecycleIfUnused(left);
-            entry = segment.Entries[offset - segment.Base];
+            entry = new StreamEntry(segment.Records[offset - segment.Base], offset);
             return true;
         }
     }
@@ -321,7 +321,7 @@ internal sealed class StreamLog
             {
                 for (var offset = Math.Max(from, Math.Max(segment.Base, _start)); offset < Math.Min(segment.Base + SegmentSize, _next); offset++)
                 {
-                    entries.Add(segment.Entries[offset - segment.Base]);
+                    entries.Add(new StreamEntry(segment.Records[offset - segment.Base], offset));
                 }
             }
         }
@@ -409,7 +409,7 @@ internal sealed class StreamLog
             }
         }
 
-        Array.Clear(segment.Entries); // release the messages
+        Array.Clear(segment.Records); // release the messages
         if (_pool.Count < PoolLimit)
         {
             _pool.Push(segment);
@@ -438,7 +438,7 @@ internal sealed class StreamLog
                 segment = segment.Next!;
             }
 
-            if (segment.Entries[start - segment.Base].TimestampTicks > cutoff)
+            if (segment.Records[start - segment.Base].TimestampTicks > cutoff)
             {
                 break;
             }
@@ -474,7 +474,7 @@ internal sealed class StreamLog
             if (_start < _next)
             {
                 var oldest = Find(_start, null);
-                ArmAgeTimer(oldest.Entries[_start - oldest.Base].TimestampTicks);
+                ArmAgeTimer(oldest.Records[_start - oldest.Base].TimestampTicks);
             }
         }
     }
@@ -484,14 +484,14 @@ internal sealed class StreamLog
         // Timestamps grow with offsets (up to publishers racing by microseconds): the first event at or after the time.
         for (var segment = Find(_start, null); segment is not null; segment = segment.Next)
         {
-            if (segment.Next is not null && segment.Next.Base < _next && segment.Next.Entries[0].TimestampTicks < ticks)
+            if (segment.Next is not null && segment.Next.Base < _next && segment.Next.Records[0].TimestampTicks < ticks)
             {
                 continue; // every event of this segment is older
             }
 
             for (var offset = Math.Max(segment.Base, _start); offset < Math.Min(segment.Base + SegmentSize, _next); offset++)
             {
-                if (segment.Entries[offset - segment.Base].TimestampTicks >= ticks)
+                if (segment.Records[offset - segment.Base].TimestampTicks >= ticks)
                 {
                     return offset;
                 }
@@ -521,7 +521,7 @@ internal sealed class StreamLog
     /// <summary>A fixed block of entries; <see cref="Base"/> is the offset of its first entry.</summary>
     internal sealed class Segment(long baseOffset)
     {
-        public StreamEntry[] Entries { get; } = new StreamEntry[SegmentSize];
+        public StreamRecord[] Records { get; } = new StreamRecord[SegmentSize];
 
         public long Base { get; private set; } = baseOffset;
 
