@@ -4,8 +4,8 @@ namespace EventBus;
 
 /// <summary>
 /// One event in a stream as a segment stores it: the message and the parts of its envelope that differ from event to event. The
-/// message type is the topic's, the offset is the entry's place in its segment, and the delivery fields are set per delivery, so
-/// none is stored: 48 bytes where the whole envelope would take 88. Every group reads every record from another core, so its
+/// message type is the topic's, the offset is the record's place in its segment, and the delivery fields are set per delivery, so
+/// none is stored: 48 bytes where the whole envelope would take 80. Every group reads every record from another core, so its
 /// size is memory traffic on the broadcast path.
 /// </summary>
 internal readonly struct StreamRecord(object message, in MessageContext context)
