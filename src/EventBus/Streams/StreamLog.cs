@@ -3,42 +3,6 @@ using System.Diagnostics;
 namespace EventBus;
 
 /// <summary>
-/// One event in a stream as a segment stores it: the message and the parts of its envelope that differ from event to event. The
-/// message type is the topic's, the offset is the record's place in its segment, and the delivery fields are set per delivery, so
-/// none is stored: 48 bytes where the whole envelope would take 80. Every group reads every record from another core, so its
-/// size is memory traffic on the broadcast path.
-/// </summary>
-internal readonly struct StreamRecord(object message, in MessageContext context)
-{
-    public readonly object Message = message;
-    public readonly MessageId MessageId = context.MessageId;
-    public readonly long TimestampTicks = context.TimestampTicks;
-    public readonly object? Extras = context.Extras;
-    public readonly Activity? Trace = context.Trace;
-}
-
-/// <summary>One event read from a stream: its stored record and its offset.</summary>
-internal readonly struct StreamEntry(in StreamRecord record, long offset)
-{
-    public readonly object Message = record.Message;
-    public readonly MessageId MessageId = record.MessageId;
-    public readonly long TimestampTicks = record.TimestampTicks;
-    public readonly long Offset = offset;
-    private readonly object? _extras = record.Extras;
-    private readonly Activity? _trace = record.Trace;
-
-    /// <summary>Gets the partition key the publisher gave, if any (read without building the envelope).</summary>
-    public string? PartitionKey => MessageContext.OptionsOf(_extras)?.PartitionKey;
-
-    /// <summary>
-    /// The event's envelope with its offset: as published, or for a group (<paramref name="subscription"/>), or for one delivery
-    /// to its handler (with the attempt's settlement).
-    /// </summary>
-    public MessageContext ToContext(string messageType, string? subscription = null, int deliveryCount = 1, Settlement? settlement = null, int settlementVersion = 0) =>
-        new(MessageId, messageType, TimestampTicks, _extras, _trace, subscription, deliveryCount, settlement, settlementVersion, Offset + 1);
-}
-
-/// <summary>
 /// The append-only log of one topic: dense offsets from 0, kept in fixed-size segments of preallocated entries that are trimmed
 /// whole and reused, so appending and trimming cost the same at any length and allocate nothing in steady state.
 /// </summary>
@@ -53,7 +17,7 @@ internal readonly struct StreamEntry(in StreamRecord record, long offset)
 /// freed by whole segments, so up to one segment more than the retained range is held.</para>
 /// </remarks>
 [DebuggerDisplay("{Topic.Name,nq}: [{Start}, {Head})")]
-internal sealed class StreamLog
+internal sealed partial class StreamLog
 {
     public const int SegmentSize = 512;
     private const int PoolLimit = 4;
@@ -329,47 +293,6 @@ internal sealed class StreamLog
         return entries;
     }
 
-    private Segment AddSegment(long baseOffset)
-    {
-        var segment = _pool.TryPop(out var reused) ? reused.Reset(baseOffset) : new Segment(baseOffset);
-        segment.Linked = true;
-        _last.Next = segment;
-        _last = segment;
-        if (_options.MaxCount is null && _options.MaxAge is null)
-        {
-            // No retention: keep what some group still needs (a stopped group: up to its capacity), nothing more.
-            var floor = _next;
-            foreach (var group in _groups)
-            {
-                floor = Math.Min(floor, group.Committed);
-            }
-
-            foreach (var stopped in _stoppedGroups.Values)
-            {
-                floor = Math.Min(floor, Math.Max(stopped.Committed, _next - stopped.Capacity));
-            }
-
-            if (floor > _start)
-            {
-                MoveStart(floor);
-            }
-        }
-
-        return segment;
-    }
-
-    private void MoveStart(long start)
-    {
-        Volatile.Write(ref _start, start);
-        while (_first != _last && _first.Base + SegmentSize <= start)
-        {
-            var freed = _first;
-            _first = freed.Next!;
-            freed.Linked = false;
-            RecycleIfUnused(freed); // a reader standing on it recycles it when it moves on
-        }
-    }
-
     /// <summary>Wakes the readers waiting for events (after a full fence that orders what they wait for before their flags).</summary>
     private void WakeReaders()
     {
@@ -391,92 +314,6 @@ internal sealed class StreamLog
     {
         _cursors = cursors;
         _signals = [.. cursors.Where(static c => c.Signal is not null).Select(static c => c.Signal!)];
-    }
-
-    /// <summary>Under the lock: clears and pools an unlinked segment once no cursor stands on it.</summary>
-    private void RecycleIfUnused(Segment segment)
-    {
-        if (segment.Linked)
-        {
-            return;
-        }
-
-        foreach (var cursor in _cursors)
-        {
-            if (cursor.Segment == segment)
-            {
-                return;
-            }
-        }
-
-        Array.Clear(segment.Records); // release the messages
-        if (_pool.Count < PoolLimit)
-        {
-            _pool.Push(segment);
-        }
-    }
-
-    private void OnAppendWithAge(long timestampTicks)
-    {
-        TrimExpired(_time.GetUtcNow().UtcTicks);
-        if (!_ageTimerArmed && !_completed)
-        {
-            ArmAgeTimer(timestampTicks);
-        }
-    }
-
-    /// <summary>Under the lock: moves the start past every event older than the maximum age.</summary>
-    private void TrimExpired(long nowTicks)
-    {
-        var cutoff = nowTicks - _options.MaxAge!.Value.Ticks;
-        var start = _start;
-        var segment = Find(start, null);
-        while (start < _next)
-        {
-            if (start - segment.Base == SegmentSize)
-            {
-                segment = segment.Next!;
-            }
-
-            if (segment.Records[start - segment.Base].TimestampTicks > cutoff)
-            {
-                break;
-            }
-
-            start++;
-        }
-
-        if (start > _start)
-        {
-            MoveStart(start);
-        }
-    }
-
-    private void ArmAgeTimer(long oldestTicks)
-    {
-        var due = TimeSpan.FromTicks(Math.Max(0, oldestTicks + _options.MaxAge!.Value.Ticks - _time.GetUtcNow().UtcTicks));
-        _ageTimer ??= _time.CreateTimer(static s => ((StreamLog)s!).OnAgeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _ageTimer.Change(due, Timeout.InfiniteTimeSpan);
-        _ageTimerArmed = true;
-    }
-
-    private void OnAgeTimer()
-    {
-        lock (_lock)
-        {
-            _ageTimerArmed = false;
-            if (_completed)
-            {
-                return;
-            }
-
-            TrimExpired(_time.GetUtcNow().UtcTicks);
-            if (_start < _next)
-            {
-                var oldest = Find(_start, null);
-                ArmAgeTimer(oldest.Records[_start - oldest.Base].TimestampTicks);
-            }
-        }
     }
 
     private long FindTimestamp(long ticks)
@@ -501,50 +338,5 @@ internal sealed class StreamLog
         return _next;
     }
 
-    /// <summary>Under the lock: the linked segment that holds <paramref name="offset"/> (the last one for the head).</summary>
-    private Segment Find(long offset, Segment? hint)
-    {
-        if (hint is { Next: { Linked: true } next } && next.Base == hint.Base + SegmentSize && offset - next.Base is >= 0 and < SegmentSize)
-        {
-            return next;
-        }
-
-        for (var segment = _first; ; segment = segment.Next!)
-        {
-            if (offset < segment.Base + SegmentSize || segment.Next is null)
-            {
-                return segment;
-            }
-        }
-    }
-
-    /// <summary>A fixed block of entries; <see cref="Base"/> is the offset of its first entry.</summary>
-    internal sealed class Segment(long baseOffset)
-    {
-        public StreamRecord[] Records { get; } = new StreamRecord[SegmentSize];
-
-        public long Base { get; private set; } = baseOffset;
-
-        public Segment? Next { get; set; }
-
-        /// <summary>Gets or sets a value indicating whether the segment is in the log's chain (not trimmed, not pooled).</summary>
-        public bool Linked { get; set; } = true;
-
-        public Segment Reset(long baseOffset)
-        {
-            Base = baseOffset;
-            Next = null;
-            return this;
-        }
-    }
-
     private readonly record struct StoppedGroup(long Committed, int Capacity);
-}
-
-/// <summary>A reader's place in a <see cref="StreamLog"/>: the segment it reads from (moved only under the log's lock).</summary>
-internal sealed class StreamCursor(StreamLog.Segment segment, AsyncSignal? signal)
-{
-    public StreamLog.Segment Segment { get; set; } = segment;
-
-    public AsyncSignal? Signal { get; } = signal;
 }
