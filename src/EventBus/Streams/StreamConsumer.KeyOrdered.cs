@@ -67,7 +67,7 @@ internal sealed partial class StreamConsumer
     private void Dispatch(in StreamEntry entry, long position)
     {
         var queues = _queues!;
-        var key = entry.PartitionKey;
+        var key = entry.Record.PartitionKey;
         var worker = key is null ? (int)(position % queues.Length) : (int)(StableHash(key) % (uint)queues.Length);
         Volatile.Write(ref _position, position + 1);
         queues[worker].Writer.TryWrite(entry);

@@ -15,25 +15,23 @@ internal readonly struct StreamRecord(object message, in MessageContext context)
     public readonly long TimestampTicks = context.TimestampTicks;
     public readonly object? Extras = context.Extras;
     public readonly Activity? Trace = context.Trace;
+
+    /// <summary>Gets the partition key the publisher gave, if any (read without building the envelope).</summary>
+    public string? PartitionKey => MessageContext.OptionsOf(Extras)?.PartitionKey;
 }
 
 /// <summary>One event read from a stream: its stored record and its offset.</summary>
 internal readonly struct StreamEntry(in StreamRecord record, long offset)
 {
-    public readonly object Message = record.Message;
-    public readonly MessageId MessageId = record.MessageId;
-    public readonly long TimestampTicks = record.TimestampTicks;
+    public readonly StreamRecord Record = record;
     public readonly long Offset = offset;
-    private readonly object? _extras = record.Extras;
-    private readonly Activity? _trace = record.Trace;
 
-    /// <summary>Gets the partition key the publisher gave, if any (read without building the envelope).</summary>
-    public string? PartitionKey => MessageContext.OptionsOf(_extras)?.PartitionKey;
+    public object Message => Record.Message;
 
     /// <summary>
     /// The event's envelope with its offset: as published, or for a group (<paramref name="subscription"/>), or for one delivery
     /// to its handler (with the attempt's settlement).
     /// </summary>
     public MessageContext ToContext(string messageType, string? subscription = null, int deliveryCount = 1, Settlement? settlement = null, int settlementVersion = 0) =>
-        new(MessageId, messageType, TimestampTicks, _extras, _trace, subscription, deliveryCount, settlement, settlementVersion, Offset + 1);
+        new(Record.MessageId, messageType, Record.TimestampTicks, Record.Extras, Record.Trace, subscription, deliveryCount, settlement, settlementVersion, Offset + 1);
 }
