@@ -47,12 +47,7 @@ public sealed class ConsumerGroupTests
         // Every trickle starts after all four groups caught up, so each one goes through staying awake (yielding), then
         // parking, then being woken by the next append: no event may be missed or read twice on the way.
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10_000));
-        var logs = new[] { new GroupLog(), new GroupLog(), new GroupLog(), new GroupLog() };
-        var groups = new List<IStreamSubscription>();
-        for (var i = 0; i < logs.Length; i++)
-        {
-            groups.Add(await bus.SubscribeAsync($"g{i}", logs[i], o => o.StartPosition = StreamPosition.First));
-        }
+        var (logs, groups) = await SubscribeFourGroupsFromFirstAsync(bus);
 
         var published = 0;
         for (var trickle = 0; trickle < 200; trickle++)
@@ -66,11 +61,7 @@ public sealed class ConsumerGroupTests
             }
         }
 
-        foreach (var group in groups)
-        {
-            await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == published, "every group committed the last event");
-            await group.DisposeAsync();
-        }
+        await StopWhenCommittedAsync(groups, published);
 
         foreach (var log in logs)
         {
@@ -85,12 +76,7 @@ public sealed class ConsumerGroupTests
         // while four groups read: each group must read exactly the log, offset by offset, in the log's order.
         const int PerPublisher = 3_000, BatchSize = 7;
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10_000));
-        var logs = new[] { new GroupLog(), new GroupLog(), new GroupLog(), new GroupLog() };
-        var groups = new List<IStreamSubscription>();
-        for (var i = 0; i < logs.Length; i++)
-        {
-            groups.Add(await bus.SubscribeAsync($"g{i}", logs[i], o => o.StartPosition = StreamPosition.First));
-        }
+        var (logs, groups) = await SubscribeFourGroupsFromFirstAsync(bus);
 
         await Task.WhenAll(Enumerable.Range(0, 2).Select(publisher => Task.Run(async () =>
         {
@@ -118,11 +104,7 @@ public sealed class ConsumerGroupTests
             await log.WaitForCountAsync(Total);
         }
 
-        foreach (var group in groups)
-        {
-            await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == Total, "every group committed the last event");
-            await group.DisposeAsync();
-        }
+        await StopWhenCommittedAsync(groups, Total);
 
         foreach (var log in logs)
         {
@@ -527,5 +509,28 @@ public sealed class ConsumerGroupTests
                 .AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("g")
                 .AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("g")))
             .Should().Throw<ArgumentException>().WithMessage("Consumer group 'g' is already registered*");
+    }
+
+    /// <summary>Starts four groups (g0-g3) reading from the first event, each into its own log.</summary>
+    private static async Task<(GroupLog[] Logs, IStreamSubscription[] Groups)> SubscribeFourGroupsFromFirstAsync(TestBus bus)
+    {
+        var logs = new[] { new GroupLog(), new GroupLog(), new GroupLog(), new GroupLog() };
+        var groups = new IStreamSubscription[logs.Length];
+        for (var i = 0; i < logs.Length; i++)
+        {
+            groups[i] = await bus.SubscribeAsync($"g{i}", logs[i], o => o.StartPosition = StreamPosition.First);
+        }
+
+        return (logs, groups);
+    }
+
+    /// <summary>Waits until every group committed <paramref name="offset"/> (everything before it handled), then stops it.</summary>
+    private static async Task StopWhenCommittedAsync(IEnumerable<IStreamSubscription> groups, long offset)
+    {
+        foreach (var group in groups)
+        {
+            await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == offset, "every group committed the last event");
+            await group.DisposeAsync();
+        }
     }
 }
