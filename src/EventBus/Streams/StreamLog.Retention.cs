@@ -24,12 +24,16 @@ internal sealed partial class StreamLog
         }
     }
 
-    /// <summary>Under the lock: moves the start past every event older than the maximum age.</summary>
-    private void TrimExpired(long nowTicks)
+    /// <summary>
+    /// Under the lock: moves the start past every event older than the maximum age. Returns the timestamp of the oldest event
+    /// kept, or <see langword="null"/> when none is left.
+    /// </summary>
+    private long? TrimExpired(long nowTicks)
     {
         var cutoff = nowTicks - _options.MaxAge!.Value.Ticks;
         var start = _start;
         var segment = Find(start, null);
+        long? oldestKept = null;
         while (start < _next)
         {
             if (start - segment.Base == SegmentSize)
@@ -37,8 +41,10 @@ internal sealed partial class StreamLog
                 segment = segment.Next!;
             }
 
-            if (segment.Records[start - segment.Base].TimestampTicks > cutoff)
+            var ticks = segment.Records[start - segment.Base].TimestampTicks;
+            if (ticks > cutoff)
             {
+                oldestKept = ticks;
                 break;
             }
 
@@ -49,6 +55,8 @@ internal sealed partial class StreamLog
         {
             MoveStart(start);
         }
+
+        return oldestKept;
     }
 
     private void ArmAgeTimer(long oldestTicks)
@@ -69,11 +77,10 @@ internal sealed partial class StreamLog
                 return;
             }
 
-            TrimExpired(_time.GetUtcNow().UtcTicks);
-            if (_start < _next)
+            // The trim already read the oldest event it kept: the timer is due when that one expires.
+            if (TrimExpired(_time.GetUtcNow().UtcTicks) is { } oldest)
             {
-                var oldest = Find(_start, null);
-                ArmAgeTimer(oldest.Records[_start - oldest.Base].TimestampTicks);
+                ArmAgeTimer(oldest);
             }
         }
     }
