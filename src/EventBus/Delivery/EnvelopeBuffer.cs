@@ -34,6 +34,20 @@ internal abstract class EnvelopeBuffer
     /// <summary>Refuses later writes and wakes the waiting reader; what is buffered can still be read. The caller holds the topic's lock.</summary>
     public abstract void Complete();
 
+    /// <summary>
+    /// Called by a reader whose wait just ended, before it reads: makes <paramref name="parking"/> the next reader to wake, so that
+    /// the next write (or the completion) signals it, as a wait on the buffer would complete. Returns <see langword="false"/>,
+    /// arranging nothing, when the buffer holds more than the one entry the caller is about to read, or is complete (the caller
+    /// signals the worker itself then), or cannot forward a wait. Like a wait, one at a time.
+    /// </summary>
+    public virtual bool WakeOnWrite(IdleWorkers.Parking parking) => false;
+
+    /// <summary>
+    /// Withdraws what <see cref="WakeOnWrite"/> arranged, when no write has used it yet; returns <see langword="false"/> when one
+    /// has (the worker is signalled) or nothing is arranged.
+    /// </summary>
+    public virtual bool CancelWakeOnWrite() => false;
+
     /// <summary>The buffer of a batch handler: a channel, which lets several readers wait at once and cancels a wait.</summary>
     private sealed class ChannelBuffer(bool singleReader) : EnvelopeBuffer
     {
@@ -90,6 +104,9 @@ internal sealed class EnvelopeRing : EnvelopeBuffer
     internal int Length => Volatile.Read(ref _entries).Length;
 
     private bool HasEntries => Volatile.Read(ref _cursors.Consumed) < Volatile.Read(ref _cursors.Published);
+
+    // The entry a woken reader is about to take is left to it: one more means another worker has work now.
+    private bool HasMoreThanOne => Volatile.Read(ref _cursors.Consumed) + 1 < Volatile.Read(ref _cursors.Published);
 
     public override bool TryWrite(in Envelope envelope)
     {
@@ -154,6 +171,19 @@ internal sealed class EnvelopeRing : EnvelopeBuffer
         _signal.BeginWait();
         return _signal.WaitUnless(HasEntries || _completed);
     }
+
+    public override bool WakeOnWrite(IdleWorkers.Parking parking)
+    {
+        if (HasMoreThanOne || _completed)
+        {
+            return false;
+        }
+
+        _signal.BeginForward(parking);
+        return !((HasMoreThanOne || _completed) && _signal.CancelForward());
+    }
+
+    public override bool CancelWakeOnWrite() => _signal.CancelForward();
 
     public override void Complete()
     {

@@ -65,7 +65,6 @@ internal sealed partial class Subscription : IBackpressured
         TopicTag = topic.TopicTag;
         SubscriptionTag = new(EventBusTelemetry.ConsumerGroupAttribute, name);
         _deadLetters = new DeadLetterStore(settings.DeadLetterCapacity);
-        _idle = settings.Workers > 1 ? new IdleWorkers() : null;
         _workers = new WorkerState[settings.Workers];
         for (var i = 0; i < _workers.Length; i++)
         {
@@ -73,6 +72,7 @@ internal sealed partial class Subscription : IBackpressured
         }
 
         _buffer = EnvelopeBuffer.Create(settings, batches: invoker is BatchHandlerInvoker);
+        _idle = settings.Workers > 1 ? new IdleWorkers(_buffer) : null;
     }
 
     public Topic Topic { get; }

@@ -12,15 +12,24 @@ namespace EventBus;
 /// So at most one idle worker, the leader, waits on the buffer; the other idle workers park on their own reusable
 /// <see cref="Parking"/> signal. When the leader wakes it hands the leadership to one parked worker, which then waits on the
 /// buffer in turn (returning at once while messages remain), so a burst wakes as many workers as it needs, one after another.</para>
+/// <para>When the buffer holds no more than the message the old leader is about to take, the new leader is not woken to start
+/// its wait: the buffer's next write signals it (<see cref="EnvelopeBuffer.WakeOnWrite"/>). And a worker that finishes before
+/// that write takes the leadership back (<see cref="EnvelopeBuffer.CancelWakeOnWrite"/>), so the parked worker stays parked. When the
+/// workers keep up, as in a command round trip, one warm worker then takes message after message, as a single worker would;
+/// waking the other worker for every message (a thread-pool work item, and its state brought to another core) cost a round trip
+/// about 400 ns on a 2-core VM (docs/benchmarks-history.md, sessions 15 and 16). A message written while that worker is busy
+/// still wakes the parked one.</para>
 /// <para>Invariant, guarded by <see cref="_lock"/>: whenever workers are parked, a leader exists (the leader role is only given
-/// up while no worker is parked). So a message written while workers are idle always wakes one, and a parked worker is always
+/// up while no worker is parked), and it waits on the buffer, is woken to, or is the one the buffer's next write signals
+/// (<see cref="_forwarded"/>). So a message written while workers are idle always wakes one, and a parked worker is always
 /// reachable: no lost wake-up.</para>
 /// </remarks>
-internal sealed class IdleWorkers
+internal sealed class IdleWorkers(EnvelopeBuffer buffer)
 {
     private readonly Lock _lock = new();
     private readonly Stack<Parking> _parked = new();
     private Parking? _leader;
+    private bool _forwarded; // the leader was parked and is to be woken by the buffer's next write (which may have come)
     private bool _closed;
 
     /// <summary>
@@ -39,9 +48,16 @@ internal sealed class IdleWorkers
                 return false;
             }
 
-            lead = _leader is null;
+            lead = _leader is null || (_forwarded && buffer.CancelWakeOnWrite());
             if (lead)
             {
+                if (_forwarded)
+                {
+                    // No write has woken the parked leader: it goes back to waiting for its signal (still pending: no reset).
+                    _parked.Push(_leader!);
+                    _forwarded = false;
+                }
+
                 _leader = self;
             }
             else
@@ -54,13 +70,18 @@ internal sealed class IdleWorkers
         }
     }
 
-    /// <summary>The leader's wait on the buffer ended: hands the leadership to a parked worker, or closes when the buffer is done.</summary>
+    /// <summary>
+    /// The leader's wait on the buffer ended, and it has not read yet: hands the leadership to a parked worker
+    /// (woken now, or by the buffer's next write when the buffer holds no more than what the leader takes), or closes when the
+    /// buffer is done.
+    /// </summary>
     public void EndWait(Parking self, bool more)
     {
         lock (_lock)
         {
             Debug.Assert(ReferenceEquals(_leader, self), "Only the leader waits on the buffer.");
             _leader = null;
+            _forwarded = false;
             if (!more)
             {
                 Close();
@@ -68,7 +89,11 @@ internal sealed class IdleWorkers
             else if (_parked.TryPop(out var next))
             {
                 _leader = next;
-                next.Signal(true);
+                _forwarded = buffer.WakeOnWrite(next);
+                if (!_forwarded)
+                {
+                    next.Signal(true);
+                }
             }
         }
     }

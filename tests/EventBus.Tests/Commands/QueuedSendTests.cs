@@ -141,6 +141,33 @@ public sealed class QueuedSendTests
         bus.Undelivered.Items.Should().BeEmpty();
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public async Task SendQueuedAsync_OneSenderInTurn_EachCommandWakesAnIdleWorker(int workers)
+    {
+        // Every command arrives on an empty queue while the other workers are parked, so each one is taken by the worker that the
+        // previous command's worker made the next to wake (IdleWorkers): a lost wake-up hangs this test.
+        const int Commands = 5_000;
+        await using var bus = await StartAsync(o => o.Workers = workers);
+
+        var received = await Task.Run(async () =>
+        {
+            var results = new List<int>(Commands);
+            for (var i = 0; i < Commands; i++)
+            {
+                results.Add((await bus.Commands.SendQueuedAsync(new Compute(1, i))).Value);
+            }
+
+            return results;
+        }).Within();
+
+        received.Should().Equal(Enumerable.Range(0, Commands).Select(i => 100_000 + i));
+        bus.Get<Recorder<MessageContext>>().Items.Should().HaveCount(Commands, "each command is handled exactly once");
+        (await bus.Control.StopAsync()).Drained.Should().BeTrue();
+        bus.Control.GetSnapshot().Single(s => s.Topic == typeof(Compute).FullName).Succeeded.Should().Be(Commands);
+    }
+
     [Fact]
     public async Task SendQueuedAsync_BadInput_ThrowsWithTheReason()
     {

@@ -216,6 +216,217 @@ public sealed class EnvelopeRingTests
         reads.Should().Be(0);
     }
 
+    [Fact]
+    public async Task WakeOnWrite_OnAnEmptyRing_TheNextWriteSignalsTheParkedWorkerOnce()
+    {
+        var ring = new EnvelopeRing(capacity: 16);
+        var parking = new IdleWorkers.Parking();
+
+        ring.WakeOnWrite(parking).Should().BeTrue("nothing is buffered, so the wait is forwarded");
+        var woken = parking.WaitAsync();
+        woken.IsCompleted.Should().BeFalse("no write yet");
+
+        Write(ring, 0, 2);
+
+        (await woken.AsTask().WaitAsync(Timeout)).Should().BeTrue("the first write signals the parked worker");
+        ReadAll(ring, int.MaxValue).Should().Equal(0, 1);
+
+        // The forward is spent: a reader waiting now is woken by the next write, and the parked worker is not signalled again.
+        parking.Reset();
+        var wait = ring.WaitToReadAsync();
+        wait.IsCompleted.Should().BeFalse();
+        Write(ring, 2, 1);
+        (await wait.AsTask().WaitAsync(Timeout)).Should().BeTrue();
+        parking.WaitAsync().IsCompleted.Should().BeFalse("a forward wakes once");
+    }
+
+    [Fact]
+    public async Task WakeOnWrite_WithOnlyTheEntryTheCallerIsAboutToTake_ForwardsTheWait()
+    {
+        var ring = new EnvelopeRing(capacity: 16);
+        var parking = new IdleWorkers.Parking();
+        Write(ring, 0, 1);
+
+        ring.WakeOnWrite(parking).Should().BeTrue("the one entry is the caller's");
+        ReadAll(ring, 1).Should().Equal(0);
+        parking.WaitAsync().IsCompleted.Should().BeFalse();
+
+        Write(ring, 1, 1);
+        (await parking.WaitAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task WakeOnWrite_WithMoreThanTheCallerTakes_ArrangesNothing()
+    {
+        var ring = new EnvelopeRing(capacity: 16);
+        var parking = new IdleWorkers.Parking();
+        Write(ring, 0, 2);
+
+        ring.WakeOnWrite(parking).Should().BeFalse("a second entry is work for the parked worker now: the caller signals it");
+        Write(ring, 2, 1);
+
+        parking.WaitAsync().IsCompleted.Should().BeFalse("no forward was arranged");
+        (await ring.WaitToReadAsync()).Should().BeTrue();
+        ReadAll(ring, int.MaxValue).Should().Equal(0, 1, 2);
+    }
+
+    [Fact]
+    public async Task WakeOnWrite_ThenComplete_SignalsTheParkedWorker()
+    {
+        var ring = new EnvelopeRing(capacity: 16);
+        var parking = new IdleWorkers.Parking();
+        ring.WakeOnWrite(parking).Should().BeTrue();
+
+        ring.Complete();
+
+        (await parking.WaitAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue("the completion wakes the next reader, which then sees it");
+        (await ring.WaitToReadAsync()).Should().BeFalse();
+        ring.WakeOnWrite(new IdleWorkers.Parking()).Should().BeFalse("a completed ring has no next write to wait for");
+    }
+
+    [Fact]
+    public async Task CancelWakeOnWrite_BeforeAnyWrite_WithdrawsIt()
+    {
+        var ring = new EnvelopeRing(capacity: 16);
+        var parking = new IdleWorkers.Parking();
+        ring.WakeOnWrite(parking).Should().BeTrue();
+
+        ring.CancelWakeOnWrite().Should().BeTrue("no write has used it");
+        ring.CancelWakeOnWrite().Should().BeFalse("it is withdrawn already");
+        Write(ring, 0, 1);
+
+        parking.WaitAsync().IsCompleted.Should().BeFalse("the parked worker stays parked");
+        (await ring.WaitToReadAsync()).Should().BeTrue();
+        ReadAll(ring, int.MaxValue).Should().Equal(0);
+    }
+
+    [Fact]
+    public async Task CancelWakeOnWrite_AfterTheWriteSignalledTheWorker_ReturnsFalse()
+    {
+        var ring = new EnvelopeRing(capacity: 16);
+        var parking = new IdleWorkers.Parking();
+        ring.WakeOnWrite(parking).Should().BeTrue();
+        Write(ring, 0, 1);
+
+        ring.CancelWakeOnWrite().Should().BeFalse("the write used it");
+        (await parking.WaitAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task CancelWakeOnWrite_WhileAReaderAwaits_LeavesThatWaitAlone()
+    {
+        var ring = new EnvelopeRing(capacity: 16);
+        var wait = ring.WaitToReadAsync();
+
+        ring.CancelWakeOnWrite().Should().BeFalse("the reader's own wait is not a forwarded one");
+        Write(ring, 0, 1);
+
+        (await wait.AsTask().WaitAsync(Timeout)).Should().BeTrue("the write still wakes the awaiting reader");
+    }
+
+    [Fact]
+    public async Task CancelWakeOnWrite_RacingAWrite_EitherWithdrawsItOrTheWorkerIsSignalled()
+    {
+        // Each round arranges a wake, then a writer and a canceller race: exactly one wins. A cancel that wins leaves the parked
+        // worker unsignalled and the entry for a reader; a write that wins signals the worker once.
+        const int Rounds = 20_000;
+        var ring = new EnvelopeRing(capacity: 16);
+        var parking = new IdleWorkers.Parking();
+        using var go = new SemaphoreSlim(0);
+        using var written = new SemaphoreSlim(0);
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; i < Rounds; i++)
+            {
+                (await go.WaitAsync(Timeout)).Should().BeTrue();
+                lock (ring)
+                {
+                    ring.TryWrite(new Envelope(i, default)).Should().BeTrue();
+                }
+
+                written.Release();
+            }
+        });
+
+        var read = new List<int>(Rounds);
+        for (var i = 0; i < Rounds; i++)
+        {
+            parking.Reset();
+            ring.WakeOnWrite(parking).Should().BeTrue($"round {i}: the ring is empty");
+            go.Release();
+            if (ring.CancelWakeOnWrite())
+            {
+                (await written.WaitAsync(Timeout)).Should().BeTrue();
+                parking.WaitAsync().IsCompleted.Should().BeFalse($"round {i}: a withdrawn wake is not used");
+            }
+            else
+            {
+                (await parking.WaitAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue($"round {i}: the write signals the worker");
+                (await written.WaitAsync(Timeout)).Should().BeTrue();
+            }
+
+            (await ring.WaitToReadAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue();
+            read.AddRange(ReadAll(ring, int.MaxValue));
+        }
+
+        await writer.WaitAsync(Timeout);
+        read.Should().Equal(Enumerable.Range(0, Rounds));
+    }
+
+    [Fact]
+    public async Task WakeOnWrite_RacingTheNextWrite_SignalsTheNextReaderExactlyOnce()
+    {
+        // Plays a subscription's idle workers on one thread: a reader woken for an entry hands the next wait to the parked worker
+        // (WakeOnWrite, or a signal of its own when that arranges nothing), takes its entry, then becomes that parked worker.
+        // The next write is released just before the hand-off, so it lands before, during or after it. A lost signal hangs the
+        // round; a double one throws on the parking's next use.
+        const int Rounds = 20_000;
+        var ring = new EnvelopeRing(capacity: 16);
+        var parking = new IdleWorkers.Parking();
+        using var go = new SemaphoreSlim(1);
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; i < Rounds; i++)
+            {
+                (await go.WaitAsync(Timeout)).Should().BeTrue();
+                lock (ring)
+                {
+                    ring.TryWrite(new Envelope(i, default)).Should().BeTrue();
+                }
+            }
+        });
+
+        var read = new List<int>(Rounds);
+        for (var i = 0; i < Rounds; i++)
+        {
+            (await ring.WaitToReadAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue($"round {i}: an entry is written");
+            parking.Reset();
+            if (i + 1 < Rounds)
+            {
+                go.Release();
+            }
+
+            if (!ring.WakeOnWrite(parking))
+            {
+                parking.Signal(true);
+            }
+
+            read.AddRange(ReadAll(ring, 1));
+            if (i + 1 < Rounds)
+            {
+                (await parking.WaitAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue($"round {i}: the next reader is woken");
+            }
+        }
+
+        await writer.WaitAsync(Timeout);
+        read.Should().Equal(Enumerable.Range(0, Rounds));
+
+        // The last hand-off is still waiting for a write: the completion signals it.
+        parking.WaitAsync().IsCompleted.Should().BeFalse();
+        ring.Complete();
+        (await parking.WaitAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue();
+    }
+
     private static void Write(EnvelopeRing ring, int first, int count)
     {
         for (var i = first; i < first + count; i++)

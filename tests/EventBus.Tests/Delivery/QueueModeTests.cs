@@ -41,8 +41,8 @@ public sealed class QueueModeTests : DeliveryContractTests
     [Fact]
     public async Task PublishAsync_OneMessageAtATimeWhileHandlersBlock_EachStartsOnAnIdleWorker()
     {
-        // Every message arrives when the buffer is empty, so each one is taken by the worker whose channel wait the previous
-        // worker started when it took its own message (IdleWorkers hands the wait over without waking that worker first).
+        // Every message arrives when the buffer is empty while the other workers are busy, so each one is taken by the parked
+        // worker that the previous worker made the next to wake when it took its own message (IdleWorkers): the write wakes it.
         await using var bus = await StartAsync(b => Subscribe<RendezvousHandler>(b));
         var started = bus.Log<RendezvousHandler, int>();
 
