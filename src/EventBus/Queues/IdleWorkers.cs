@@ -48,16 +48,17 @@ internal sealed class IdleWorkers(EnvelopeBuffer buffer)
                 return false;
             }
 
-            lead = _leader is null || (_forwarded && buffer.CancelWakeOnWrite());
+            if (_leader is not null && _forwarded && buffer.CancelWakeOnWrite())
+            {
+                // No write has woken the parked leader: it goes back to waiting for its signal (still pending: no reset).
+                _parked.Push(_leader);
+                _forwarded = false;
+                _leader = null;
+            }
+
+            lead = _leader is null;
             if (lead)
             {
-                if (_forwarded)
-                {
-                    // No write has woken the parked leader: it goes back to waiting for its signal (still pending: no reset).
-                    _parked.Push(_leader!);
-                    _forwarded = false;
-                }
-
                 _leader = self;
             }
             else

@@ -334,19 +334,7 @@ public sealed class EnvelopeRingTests
         var parking = new IdleWorkers.Parking();
         using var go = new SemaphoreSlim(0);
         using var written = new SemaphoreSlim(0);
-        var writer = Task.Run(async () =>
-        {
-            for (var i = 0; i < Rounds; i++)
-            {
-                (await go.WaitAsync(Timeout)).Should().BeTrue();
-                lock (ring)
-                {
-                    ring.TryWrite(new Envelope(i, default)).Should().BeTrue();
-                }
-
-                written.Release();
-            }
-        });
+        var writer = WriteOnCueAsync(ring, Rounds, go, written);
 
         var read = new List<int>(Rounds);
         for (var i = 0; i < Rounds; i++)
@@ -384,17 +372,7 @@ public sealed class EnvelopeRingTests
         var ring = new EnvelopeRing(capacity: 16);
         var parking = new IdleWorkers.Parking();
         using var go = new SemaphoreSlim(1);
-        var writer = Task.Run(async () =>
-        {
-            for (var i = 0; i < Rounds; i++)
-            {
-                (await go.WaitAsync(Timeout)).Should().BeTrue();
-                lock (ring)
-                {
-                    ring.TryWrite(new Envelope(i, default)).Should().BeTrue();
-                }
-            }
-        });
+        var writer = WriteOnCueAsync(ring, Rounds, go);
 
         var read = new List<int>(Rounds);
         for (var i = 0; i < Rounds; i++)
@@ -426,6 +404,22 @@ public sealed class EnvelopeRingTests
         ring.Complete();
         (await parking.WaitAsync().AsTask().WaitAsync(Timeout)).Should().BeTrue();
     }
+
+    /// <summary>On another thread, writes envelopes 0 to <paramref name="count"/> - 1, each when <paramref name="go"/> is released, under the ring's lock (as the topic's lock would be held); releases <paramref name="written"/> after each.</summary>
+    private static Task WriteOnCueAsync(EnvelopeRing ring, int count, SemaphoreSlim go, SemaphoreSlim? written = null) =>
+        Task.Run(async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                (await go.WaitAsync(Timeout)).Should().BeTrue();
+                lock (ring)
+                {
+                    ring.TryWrite(new Envelope(i, default)).Should().BeTrue();
+                }
+
+                written?.Release();
+            }
+        });
 
     private static void Write(EnvelopeRing ring, int first, int count)
     {
