@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using EventBus.Hosting;
@@ -31,7 +30,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly bool _stampInlineSends;
-    private readonly FrozenDictionary<Type, CommandRoute> _commands;
+    private readonly TypeMap<CommandRoute> _commands;
     private readonly ConcurrentDictionary<Type, Topic> _topicsByType = new();
     private readonly Lock _topicsLock = new();
     private readonly CancellationTokenSource _handlerCancellation = new();

@@ -4,9 +4,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EventBus;
 
 /// <summary>The single handler of one command type: sends inline (<c>SendAsync</c>) and feeds the command's queue (<c>EnqueueAsync</c>).</summary>
-internal abstract class CommandRoute(InvokerContext context, Type commandType)
+internal abstract class CommandRoute(InvokerContext context, Type commandType, Type resultType)
 {
     public Type CommandType { get; } = commandType;
+
+    /// <summary>Gets the handler's result type: <c>TResult</c> of the <see cref="CommandRoute{TResult}"/> this route is.</summary>
+    public Type ResultType { get; } = resultType;
 
     public string Topic { get; } = MessageTypes.GetKey(commandType);
 
@@ -18,7 +21,7 @@ internal abstract class CommandRoute(InvokerContext context, Type commandType)
 
 /// <summary>The route of a command whose result type is <typeparamref name="TResult"/>: what a send calls.</summary>
 /// <typeparam name="TResult">The result type.</typeparam>
-internal abstract class CommandRoute<TResult>(InvokerContext context, Type commandType) : CommandRoute(context, commandType)
+internal abstract class CommandRoute<TResult>(InvokerContext context, Type commandType) : CommandRoute(context, commandType, typeof(TResult))
 {
     /// <summary>
     /// Runs the handler on the caller's flow (an inline send) with an unstamped envelope (see

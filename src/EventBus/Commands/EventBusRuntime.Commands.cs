@@ -1,4 +1,4 @@
-using System.Collections.Frozen;
+using System.Runtime.CompilerServices;
 
 namespace EventBus;
 
@@ -23,20 +23,51 @@ internal sealed partial class EventBusRuntime
         static CommandResult ToVoid(CommandResult<VoidResult> result) => result.IsAccepted ? CommandResult.Accepted : result.Rejection;
     }
 
-    public async ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default)
+    public ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(command, cancellationToken).ConfigureAwait(false);
-        if (!result.IsAccepted)
+        var pending = SendCore<VoidResult>(command, null, cancellationToken);
+        if (!pending.IsCompletedSuccessfully)
         {
-            throw new CommandRejectedException(command.GetType(), result.Rejection);
+            return AwaitInvoke(command, pending);
+        }
+
+        var result = pending.Result;
+        return result.IsAccepted ? default : ValueTask.FromException(Rejected(command, result.Rejection));
+
+        static async ValueTask AwaitInvoke(ICommand command, ValueTask<CommandResult<VoidResult>> pending)
+        {
+            var result = await pending.ConfigureAwait(false);
+            if (!result.IsAccepted)
+            {
+                throw Rejected(command, result.Rejection);
+            }
         }
     }
 
-    public async ValueTask<TResult> InvokeAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// A completed send returns the value itself, not the route's <see cref="CommandResult{TResult}"/>: a
+    /// <see cref="ValueTask{TResult}"/> of a small value comes back to the caller in registers, where one of the 32-byte result
+    /// comes back through memory and the caller's copy of it stalls (see <c>docs/benchmarks.md</c>, W4 inline).
+    /// </remarks>
+    public ValueTask<TResult> InvokeAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default)
     {
-        var result = await SendAsync(command, cancellationToken).ConfigureAwait(false);
-        return result.IsAccepted ? result.Value : throw new CommandRejectedException(command.GetType(), result.Rejection);
+        var pending = SendCore<TResult>(command, null, cancellationToken);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return AwaitInvoke(command, pending);
+        }
+
+        var result = pending.Result;
+        return result.IsAccepted ? new(result.Value) : ValueTask.FromException<TResult>(Rejected(command, result.Rejection));
+
+        static async ValueTask<TResult> AwaitInvoke(ICommand<TResult> command, ValueTask<CommandResult<TResult>> pending)
+        {
+            var result = await pending.ConfigureAwait(false);
+            return result.IsAccepted ? result.Value : throw Rejected(command, result.Rejection);
+        }
     }
+
+    private static CommandRejectedException Rejected(object command, CommandRejection rejection) => new(command.GetType(), rejection);
 
     public ValueTask EnqueueAsync<TCommand>(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where TCommand : class =>
@@ -51,6 +82,17 @@ internal sealed partial class EventBusRuntime
     /// <summary>Enqueues a command with a reply in its envelope, then awaits the reply as <typeparamref name="TOutcome"/> (<paramref name="outcome"/>).</summary>
     private ValueTask<TOutcome> SendQueuedCore<TResult, TOutcome>(object command, PublishOptions? options, Func<ReplySink<TResult>, ValueTask<TOutcome>> outcome, CancellationToken cancellationToken)
     {
+        if (command is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(command));
+        }
+
+        // The worker completes only a reply of its handler's result type: any other would never be completed.
+        if (_commands.TryGetValueOf(command, out var route) && route.ResultType != typeof(TResult))
+        {
+            ThrowHelper.ThrowCommandResultMismatch(route.CommandType, route.ResultType, typeof(TResult));
+        }
+
         var reply = new ReplySink<TResult>(options);
         var enqueued = EnqueueCore(command, options, reply, cancellationToken);
         if (!enqueued.IsCompletedSuccessfully)
@@ -89,7 +131,7 @@ internal sealed partial class EventBusRuntime
             : topic.PublishAsync(command, CreateContext(topic.Name, options, reply), cancellationToken);
     }
 
-    private FrozenDictionary<Type, CommandRoute> BuildCommandRoutes(List<string> problems)
+    private TypeMap<CommandRoute> BuildCommandRoutes(List<string> problems)
     {
         var routes = new Dictionary<Type, CommandRoute>();
         foreach (var group in _registry.CommandHandlers.GroupBy(h => h.CommandType))
@@ -110,7 +152,7 @@ internal sealed partial class EventBusRuntime
             problems.Add($"The command '{command.FullName}' has no handler; a command must have exactly one (implement ICommandHandler<{command.Name}> or ICommandHandler<{command.Name}, TResult>).");
         }
 
-        return routes.ToFrozenDictionary();
+        return new TypeMap<CommandRoute>(routes);
     }
 
     private ValueTask<CommandResult<TResult>> SendCore<TResult>(object command, PublishOptions? options, CancellationToken cancellationToken)
@@ -125,12 +167,19 @@ internal sealed partial class EventBusRuntime
             ThrowHelper.ThrowStopped();
         }
 
-        if (!_commands.TryGetValue(command.GetType(), out var found))
+        if (!_commands.TryGetValueOf(command, out var found))
         {
             ThrowHelper.ThrowUnknownCommand(command.GetType());
         }
 
-        var route = (CommandRoute<TResult>)found;
+        if (found.ResultType != typeof(TResult))
+        {
+            ThrowHelper.ThrowCommandResultMismatch(found.CommandType, found.ResultType, typeof(TResult));
+        }
+
+        // The check above is the cast: every route of a result type derives from CommandRoute<TResult> of that type (the
+        // runtime's cast helper would walk the class hierarchy on every send).
+        var route = Unsafe.As<CommandRoute<TResult>>(found);
         if (Metrics.Published.Enabled)
         {
             Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, route.Topic));

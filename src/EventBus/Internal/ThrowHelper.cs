@@ -26,6 +26,10 @@ internal static class ThrowHelper
         throw new UnknownMessageTypeException(type, $"No handler is registered for the command '{type.FullName}'. Register one with AddCommandHandler<{type.Name}, ...>() or AddHandlersFromAssembly in AddEventBus.");
 
     [DoesNotReturn]
+    public static void ThrowCommandResultMismatch(Type command, Type handled, Type sent) =>
+        throw new ArgumentException($"The command '{command.FullName}' is handled with the result type '{ResultName(handled)}' but was sent as returning '{ResultName(sent)}'. Send it through the ICommand interface its handler takes.", nameof(command));
+
+    [DoesNotReturn]
     public static void ThrowUnknownEvent(Type type) =>
         throw new UnknownMessageTypeException(type, $"No handler subscribes to the event '{type.FullName}' (nor to any of its base types or interfaces), so publishing it would reach nobody. Register a handler, declare the topic with AddTopic<{type.Name}>(), or set EventBusOptions.RequireKnownEventTypes to false.");
 
@@ -36,4 +40,6 @@ internal static class ThrowHelper
     [DoesNotReturn]
     public static void ThrowBatchTooLarge(string topic, string subscription, int capacity, int count) =>
         throw new ArgumentException($"A batch of {count} events can never be accepted whole by subscription '{subscription}' on topic '{topic}', whose capacity is {capacity}. Split the batch or raise the capacity.", "events");
+
+    private static string ResultName(Type result) => result == typeof(VoidResult) ? "none (ICommand)" : result.FullName ?? result.Name;
 }

@@ -329,6 +329,62 @@ public sealed class CommandBusTests
         bus.Get<SquareHandler>().SourceReads.Should().Be(completion == Completion.CompletedSource ? 3 : 0);
     }
 
+    [Theory]
+    [InlineData(Completion.Value)]
+    [InlineData(Completion.CompletedTask)]
+    [InlineData(Completion.CompletedSource)]
+    [InlineData(Completion.Later)]
+    public async Task InvokeAsync_SingletonHandler_ReturnsTheValueHoweverTheHandlersTaskCompletes(Completion completion)
+    {
+        // A completed invoke returns the value itself; one that completes later is awaited. Either way the value arrives once.
+        await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<Square, int, SquareHandler>(ServiceLifetime.Singleton));
+
+        for (var i = 1; i <= 3; i++)
+        {
+            (await bus.Commands.InvokeAsync(new Square(i, completion))).Should().Be(i * i);
+        }
+
+        bus.Get<SquareHandler>().SourceReads.Should().Be(completion == Completion.CompletedSource ? 3 : 0);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task InvokeAsync_HandlerRejects_ThrowsWhetherItRejectsAtOnceOrLater(bool asynchronously)
+    {
+        await using var bus = await TestBus.StartAsync(b => b
+            .AddCommandHandler<Appraise, int, AppraiseHandler>()
+            .AddCommandHandler<Explode, ExplodeHandler>());
+
+        var withResult = async () => await bus.Commands.InvokeAsync(new Appraise(asynchronously, Value: -1));
+        var withoutResult = async () => await bus.Commands.InvokeAsync(new Explode(asynchronously, Reject: true));
+
+        var thrown = await withResult.Should().ThrowExactlyAsync<CommandRejectedException>();
+        thrown.Which.CommandType.Should().Be<Appraise>();
+        thrown.Which.Rejection.Reason.Should().Be("-1 has no value.");
+        (await withoutResult.Should().ThrowExactlyAsync<CommandRejectedException>()).Which.CommandType.Should().Be<Explode>();
+        (await bus.Commands.InvokeAsync(new Appraise(asynchronously, Value: 4))).Should().Be(40);
+    }
+
+    [Fact]
+    public async Task SendAsync_CommandSentAsAnotherResultType_ThrowsArgumentExceptionNamingBoth()
+    {
+        // A type can implement ICommand<T> for two results; its handler takes one of them. Sent as the other, the bus says so
+        // instead of failing a cast.
+        await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<TwoFaced, int, TwoFacedHandler>());
+
+        var send = async () => await bus.Commands.SendAsync((ICommand<string>)new TwoFaced());
+        var invoke = async () => await bus.Commands.InvokeAsync((ICommand<string>)new TwoFaced());
+        var queued = async () => await bus.Commands.SendQueuedAsync((ICommand<string>)new TwoFaced()).AsTask().Within();
+
+        await send.Should().ThrowExactlyAsync<ArgumentException>()
+            .WithMessage($"*'{typeof(TwoFaced).FullName}' is handled with the result type 'System.Int32' but was sent as returning 'System.String'*");
+        await invoke.Should().ThrowExactlyAsync<ArgumentException>();
+        await queued.Should().ThrowExactlyAsync<ArgumentException>("a reply of another result type would never be completed");
+        (await bus.Commands.InvokeAsync((ICommand<int>)new TwoFaced())).Should().Be(7);
+        (await bus.Commands.SendQueuedAsync((ICommand<int>)new TwoFaced()).AsTask().Within()).Value.Should().Be(7);
+    }
+
     private static Task<TestBus> StartAsync() =>
         TestBus.StartAsync(b => b
             .AddCommandHandler<Reserve, int, ReserveHandler>()
@@ -439,6 +495,29 @@ public sealed class CommandBusTests
             public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
                 throw new InvalidOperationException("A completed source is never awaited.");
         }
+    }
+
+    public sealed record Appraise(bool Asynchronously, int Value) : ICommand<int>;
+
+    public sealed class AppraiseHandler : ICommandHandler<Appraise, int>
+    {
+        public ValueTask<CommandResult<int>> HandleAsync(Appraise command, MessageContext context, CancellationToken cancellationToken) =>
+            command.Asynchronously ? LaterAsync(command.Value) : new(Appraise(command.Value));
+
+        private static async ValueTask<CommandResult<int>> LaterAsync(int value)
+        {
+            await Task.Yield();
+            return Appraise(value);
+        }
+
+        private static CommandResult<int> Appraise(int value) => value > 0 ? value * 10 : CommandResult.Reject($"{value} has no value.");
+    }
+
+    public sealed record TwoFaced : ICommand<int>, ICommand<string>;
+
+    public sealed class TwoFacedHandler : ICommandHandler<TwoFaced, int>
+    {
+        public ValueTask<CommandResult<int>> HandleAsync(TwoFaced command, MessageContext context, CancellationToken cancellationToken) => new(7);
     }
 
     public sealed record Probe : ICommand<CancellationToken>;

@@ -133,8 +133,10 @@ public sealed class TracingTests
         trace.Spans.Should().HaveCount(3);
     }
 
-    [Fact]
-    public async Task SendAsync_CommandHandlerPublishes_SendSpanAndTheEventsSpansShareTheTrace()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SendAsync_CommandHandlerPublishes_SendSpanAndTheEventsSpansShareTheTrace(bool invoke)
     {
         await using var bus = await TestBus.StartAsync(b => b
             .AddCommandHandler<Ship, ShipHandler>()
@@ -146,7 +148,15 @@ public sealed class TracingTests
         using (var root = trace.StartRoot())
         {
             rootContext = root.Context;
-            result = await bus.Commands.SendAsync(new Ship(5));
+            if (invoke)
+            {
+                await bus.Commands.InvokeAsync(new Ship(5));
+                result = CommandResult.Accepted;
+            }
+            else
+            {
+                result = await bus.Commands.SendAsync(new Ship(5));
+            }
         }
 
         var spans = await trace.WaitForSpansAsync(3);
