@@ -4,12 +4,14 @@ namespace EventBus.Benchmarks;
 /// W4: command round trip — send a command, have its handler run, await the result — <see cref="N"/> times in sequence per
 /// invocation; the reported time and bytes are per round trip.
 /// Baseline: a channel + <see cref="TaskCompletionSource{TResult}"/> round trip to a server loop. Other rows: a direct call of the
-/// handler (the floor), the bus's <c>SendAsync</c> (which runs the handler inline on the caller's flow; once with the default
-/// options, once with <see cref="EventBusOptions.StampInlineSends"/> off, which skips the clock read and the new id) and the source-generated
-/// Mediator 3.0.2 <c>Send</c> (inline, singleton handler), and the bus's <c>SendQueuedAsync</c> (a queue worker handles the command
-/// while the sender awaits the outcome: the same shape as the baseline).
-/// Targets (issue 6): the bus's inline send within 2x of Mediator (EventBus_Send or EventBus_SendUnstamped ratio / Mediator_Send ratio at most 2); the queued
-/// send within 1.5x of the baseline (EventBus_SendQueued ratio at most 1.5); at most one small allocation per round trip.
+/// handler (the floor); the bus's inline paths, which run the handler on the caller's flow: <c>SendAsync</c> (the outcome as a
+/// <see cref="CommandResult{TResult}"/>) and <c>InvokeAsync</c> (the value itself; a rejection throws), each once with the default
+/// options and once with <see cref="EventBusOptions.StampInlineSends"/> off, which skips the clock read and the new id; the
+/// source-generated Mediator 3.0.2 <c>Send</c> (inline, singleton handler; the value itself, as <c>InvokeAsync</c>); and the bus's
+/// <c>SendQueuedAsync</c> (a queue worker handles the command while the sender awaits the outcome: the same shape as the baseline).
+/// Targets (issue 6): the bus's inline path within 2x of Mediator (EventBus_Invoke or EventBus_InvokeUnstamped ratio / Mediator_Send
+/// ratio at most 2); the queued send within 1.5x of the baseline (EventBus_SendQueued ratio at most 1.5); at most one small
+/// allocation per round trip.
 /// </summary>
 [MemoryDiagnoser]
 public class CommandRoundTrip() : CommandWorkload(N)
@@ -26,13 +28,13 @@ public class CommandRoundTrip() : CommandWorkload(N)
     [GlobalCleanup(Target = nameof(RawChannel_Baseline))]
     public Task CleanupRawChannel() => StopRawServerAsync();
 
-    [GlobalSetup(Targets = [nameof(EventBus_Send), nameof(EventBus_SendQueued)])]
+    [GlobalSetup(Targets = [nameof(EventBus_Send), nameof(EventBus_Invoke), nameof(EventBus_SendQueued)])]
     public Task SetupEventBus() => StartBusAsync();
 
-    [GlobalSetup(Target = nameof(EventBus_SendUnstamped))]
+    [GlobalSetup(Targets = [nameof(EventBus_SendUnstamped), nameof(EventBus_InvokeUnstamped)])]
     public Task SetupUnstampedBus() => StartBusAsync(stampInlineSends: false);
 
-    [GlobalCleanup(Targets = [nameof(EventBus_Send), nameof(EventBus_SendUnstamped), nameof(EventBus_SendQueued)])]
+    [GlobalCleanup(Targets = [nameof(EventBus_Send), nameof(EventBus_SendUnstamped), nameof(EventBus_Invoke), nameof(EventBus_InvokeUnstamped), nameof(EventBus_SendQueued)])]
     public Task CleanupEventBus() => StopBusAsync();
 
     [GlobalSetup(Target = nameof(Mediator_Send))]
@@ -52,6 +54,12 @@ public class CommandRoundTrip() : CommandWorkload(N)
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task<int> EventBus_SendUnstamped() => RoundTripsAsync<BusSender, CommandResult<int>>(new(Bus.Commands, Command));
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task<int> EventBus_Invoke() => RoundTripsAsync<BusInvoker, int>(new(Bus.Commands, Command));
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task<int> EventBus_InvokeUnstamped() => RoundTripsAsync<BusInvoker, int>(new(Bus.Commands, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task<int> EventBus_SendQueued() => RoundTripsAsync<BusQueuedSender, CommandResult<int>>(new(Bus.Commands, Command));

@@ -55,6 +55,21 @@ public readonly struct BusSender(ICommandBus bus, BenchCommand command) : IComma
 }
 
 /// <summary>
+/// The bus: <see cref="ICommandBus.InvokeAsync{TResult}(ICommand{TResult}, CancellationToken)"/> (the handler runs inline; the
+/// result comes back as the value itself and a rejection throws, as a mediator's send does).
+/// </summary>
+/// <param name="bus">The command side of the bus.</param>
+/// <param name="command">The command.</param>
+public readonly struct BusInvoker(ICommandBus bus, BenchCommand command) : ICommandSender<int>
+{
+    /// <inheritdoc />
+    public ValueTask<int> SendAsync() => bus.InvokeAsync(command);
+
+    /// <inheritdoc />
+    public int ResultOf(int reply) => reply;
+}
+
+/// <summary>
 /// The bus's queued path: <see cref="ICommandBus.SendQueuedAsync{TResult}(ICommand{TResult}, PublishOptions?, CancellationToken)"/>
 /// (a queue worker handles the command; the sender awaits the outcome), the counterpart of the raw channel + completion source.
 /// </summary>
