@@ -17,6 +17,23 @@ internal abstract class CommandRoute(InvokerContext context, Type commandType, T
 
     /// <summary>An invoker for the command's queue: it throws <see cref="CommandRejectedException"/> on rejection so the worker reports it.</summary>
     public abstract HandlerInvoker CreateQueueInvoker();
+
+    /// <summary>
+    /// This route as the route of a send that expects <typeparamref name="TResult"/>; throws when its handler returns another
+    /// type (a command type can implement <see cref="ICommand{TResult}"/> for two results).
+    /// </summary>
+    /// <exception cref="ArgumentException">The handler's result type is not <typeparamref name="TResult"/>.</exception>
+    public CommandRoute<TResult> As<TResult>()
+    {
+        if (ResultType != typeof(TResult))
+        {
+            ThrowHelper.ThrowCommandResultMismatch(CommandType, ResultType, typeof(TResult));
+        }
+
+        // The check above is the cast: every route of a result type derives from CommandRoute<TResult> of that type (the
+        // runtime's cast helper would walk the class hierarchy on every send).
+        return Unsafe.As<CommandRoute<TResult>>(this);
+    }
 }
 
 /// <summary>The route of a command whose result type is <typeparamref name="TResult"/>: what a send calls.</summary>

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace EventBus;
 
 /// <content>Commands: inline sends, invokes and enqueues, and their routes.</content>
@@ -48,6 +46,9 @@ internal sealed partial class EventBusRuntime
     /// A completed send returns the value itself, not the route's <see cref="CommandResult{TResult}"/>: a
     /// <see cref="ValueTask{TResult}"/> of a small value comes back to the caller in registers, where one of the 32-byte result
     /// comes back through memory and the caller's copy of it stalls (see <c>docs/benchmarks.md</c>, W4 inline).
+    /// <para>Written out apart from the no-result <c>InvokeAsync</c> on purpose: with a body shared through a generic helper the
+    /// runtime built this method's returned task on the stack and read it back with one wider load, the same kind of stall
+    /// (<c>DOTNET_JitDisasm=InvokeAsync</c> shows the stores and the load; this shape returns through register moves).</para>
     /// </remarks>
     public ValueTask<TResult> InvokeAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default)
     {
@@ -88,9 +89,9 @@ internal sealed partial class EventBusRuntime
         }
 
         // The worker completes only a reply of its handler's result type: any other would never be completed.
-        if (_commands.TryGetValueOf(command, out var route) && route.ResultType != typeof(TResult))
+        if (_commands.TryGetValueOf(command, out var route))
         {
-            ThrowHelper.ThrowCommandResultMismatch(route.CommandType, route.ResultType, typeof(TResult));
+            route.As<TResult>();
         }
 
         var reply = new ReplySink<TResult>(options);
@@ -172,14 +173,7 @@ internal sealed partial class EventBusRuntime
             ThrowHelper.ThrowUnknownCommand(command.GetType());
         }
 
-        if (found.ResultType != typeof(TResult))
-        {
-            ThrowHelper.ThrowCommandResultMismatch(found.CommandType, found.ResultType, typeof(TResult));
-        }
-
-        // The check above is the cast: every route of a result type derives from CommandRoute<TResult> of that type (the
-        // runtime's cast helper would walk the class hierarchy on every send).
-        var route = Unsafe.As<CommandRoute<TResult>>(found);
+        var route = found.As<TResult>();
         if (Metrics.Published.Enabled)
         {
             Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, route.Topic));
