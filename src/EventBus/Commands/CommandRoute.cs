@@ -77,12 +77,38 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     private BoundCommandHandler<TCommand, TResult>? _handle;
 
     public override ValueTask<CommandResult<TResult>> SendUnstampedAsync(object command, PublishOptions? options, CancellationToken cancellationToken) =>
-        SendDirect(command, new UnstampedEnvelope(options), cancellationToken);
+        SendDirect(MessageCast.As<TCommand>(command), new UnstampedEnvelope(options), cancellationToken);
 
     public override ValueTask<CommandResult<TResult>> SendStampedAsync(object command, PublishOptions? options, TimeProvider clock, CancellationToken cancellationToken) =>
-        SendDirect(command, new StampedEnvelope(options, clock), cancellationToken);
+        SendDirect(MessageCast.As<TCommand>(command), new StampedEnvelope(options, clock), cancellationToken);
 
-    public override ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext messageContext, CancellationToken cancellationToken)
+    public override ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext messageContext, CancellationToken cancellationToken) =>
+        Send(MessageCast.As<TCommand>(command), messageContext, cancellationToken);
+
+    /// <summary>
+    /// A typed sender's send (<see cref="CommandSender{TCommand, TResult}"/>): the checks of <paramref name="bus"/>'s inline send,
+    /// then this route's send, with no lookup, cast, boxing or virtual call; a rejection, returned or thrown, is the result.
+    /// </summary>
+    public ValueTask<CommandResult<TResult>> SendTypedAsync(EventBusRuntime bus, TCommand command, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        if (command is null)
+        {
+            ThrowHelper.ThrowArgumentNull(nameof(command));
+        }
+
+        if (bus.BeginSend(Topic))
+        {
+            return bus.SendTracedAsync(this, command, options, cancellationToken);
+        }
+
+        var pending = bus.StampInlineSends
+            ? SendDirect(command, new StampedEnvelope(options, bus.TimeProvider), cancellationToken)
+            : SendDirect(command, new UnstampedEnvelope(options), cancellationToken);
+        // Rebuilt from its value rather than copied whole: see SendDirect.
+        return pending.IsCompletedSuccessfully ? new(pending.Result) : pending;
+    }
+
+    private ValueTask<CommandResult<TResult>> Send(TCommand command, in MessageContext messageContext, CancellationToken cancellationToken)
     {
         if (_handle is null && _direct)
         {
@@ -91,7 +117,7 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
 
         return _handle is not null
             ? SendDirect(command, new GivenEnvelope(messageContext), cancellationToken)
-            : SendSlowAsync(MessageCast.As<TCommand>(command), messageContext, cancellationToken);
+            : SendSlowAsync(command, messageContext, cancellationToken);
     }
 
     // Resolved lazily: resolving while the bus is being built would fail for handlers that depend on the bus.
@@ -101,7 +127,7 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
 
     /// <summary>
     /// Calls the singleton's bound method (once bound; until then, and for a route that needs a scope or runs middleware,
-    /// <see cref="SendAsync"/>); a rejection, returned or thrown, is the result.
+    /// <c>Send</c>); a rejection, returned or thrown, is the result.
     /// </summary>
     /// <remarks>
     /// The envelope is made from <paramref name="envelope"/> where the handler takes it, and the handler's result is checked in
@@ -116,18 +142,18 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     /// BenchmarkDotNet short job).
     /// </para>
     /// </remarks>
-    private ValueTask<CommandResult<TResult>> SendDirect<TEnvelope>(object command, TEnvelope envelope, CancellationToken cancellationToken)
+    private ValueTask<CommandResult<TResult>> SendDirect<TEnvelope>(TCommand command, TEnvelope envelope, CancellationToken cancellationToken)
         where TEnvelope : struct, IEnvelopeSource
     {
         if (_handle is not { } handle)
         {
-            return SendAsync(command, envelope.Create(Topic), cancellationToken);
+            return Send(command, envelope.Create(Topic), cancellationToken);
         }
 
         ValueTask<CommandResult<TResult>> pending;
         try
         {
-            pending = handle(MessageCast.As<TCommand>(command), envelope.Create(Topic), cancellationToken);
+            pending = handle(command, envelope.Create(Topic), cancellationToken);
         }
         catch (CommandRejectedException e)
         {

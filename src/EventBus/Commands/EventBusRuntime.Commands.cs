@@ -12,43 +12,20 @@ internal sealed partial class EventBusRuntime
     public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, PublishOptions? options, CancellationToken cancellationToken = default) =>
         SendCore<TResult>(command, options, cancellationToken);
 
-    public ValueTask<CommandResult> SendAsync(ICommand command, PublishOptions? options, CancellationToken cancellationToken = default)
-    {
-        var pending = SendCore<VoidResult>(command, options, cancellationToken);
-        return pending.IsCompletedSuccessfully ? ValueTask.FromResult(ToVoid(pending.Result)) : AwaitVoid(pending);
+    public ValueTask<CommandResult> SendAsync(ICommand command, PublishOptions? options, CancellationToken cancellationToken = default) =>
+        VoidOutcome.ToResult(SendCore<VoidResult>(command, options, cancellationToken));
 
-        static async ValueTask<CommandResult> AwaitVoid(ValueTask<CommandResult<VoidResult>> pending) => ToVoid(await pending.ConfigureAwait(false));
-        static CommandResult ToVoid(CommandResult<VoidResult> result) => result.IsAccepted ? CommandResult.Accepted : result.Rejection;
-    }
-
-    public ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default)
-    {
-        var pending = SendCore<VoidResult>(command, null, cancellationToken);
-        if (!pending.IsCompletedSuccessfully)
-        {
-            return AwaitInvoke(command, pending);
-        }
-
-        var result = pending.Result;
-        return result.IsAccepted ? default : ValueTask.FromException(Rejected(command, result.Rejection));
-
-        static async ValueTask AwaitInvoke(ICommand command, ValueTask<CommandResult<VoidResult>> pending)
-        {
-            var result = await pending.ConfigureAwait(false);
-            if (!result.IsAccepted)
-            {
-                throw Rejected(command, result.Rejection);
-            }
-        }
-    }
+    public ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default) =>
+        VoidOutcome.ToInvoke(SendCore<VoidResult>(command, null, cancellationToken), command.GetType());
 
     /// <remarks>
     /// A completed send returns the value itself, not the route's <see cref="CommandResult{TResult}"/>: a
     /// <see cref="ValueTask{TResult}"/> of a small value comes back to the caller in registers, where one of the 32-byte result
     /// comes back through memory and the caller's copy of it stalls (see <c>docs/benchmarks.md</c>, W4 inline).
-    /// <para>Written out apart from the no-result <c>InvokeAsync</c> on purpose: with a body shared through a generic helper the
-    /// runtime built this method's returned task on the stack and read it back with one wider load, the same kind of stall
-    /// (<c>DOTNET_JitDisasm=InvokeAsync</c> shows the stores and the load; this shape returns through register moves).</para>
+    /// <para>Written out here and in the typed sender (<see cref="CommandSender{TCommand, TResult}"/>) on purpose: with a body
+    /// shared through a generic helper the runtime built this method's returned task on the stack and read it back with one wider
+    /// load, the same kind of stall (<c>DOTNET_JitDisasm=InvokeAsync</c> shows the stores and the load; this shape returns through
+    /// register moves).</para>
     /// </remarks>
     public ValueTask<TResult> InvokeAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default)
     {
@@ -163,23 +140,13 @@ internal sealed partial class EventBusRuntime
             ThrowHelper.ThrowArgumentNull(nameof(command));
         }
 
-        if (Volatile.Read(ref _state) >= Stopping)
-        {
-            ThrowHelper.ThrowStopped();
-        }
-
         if (!_commands.TryGetValueOf(command, out var found))
         {
             ThrowHelper.ThrowUnknownCommand(command.GetType());
         }
 
         var route = found.As<TResult>();
-        if (Metrics.Published.Enabled)
-        {
-            Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, route.Topic));
-        }
-
-        if (EventBusTelemetry.Source.HasListeners())
+        if (BeginSend(route.Topic))
         {
             return SendTracedAsync(route, command, options, cancellationToken);
         }
@@ -191,8 +158,42 @@ internal sealed partial class EventBusRuntime
         return pending.IsCompletedSuccessfully ? new(pending.Result) : pending;
     }
 
+    /// <summary>Gets a value indicating whether an inline send stamps its envelope (<see cref="EventBusOptions.StampInlineSends"/>).</summary>
+    internal bool StampInlineSends => _stampInlineSends;
+
+    /// <summary>What every inline send does before it runs the handler: refuses after a stop, counts the send.</summary>
+    /// <returns>Whether the send is traced (<see cref="SendTracedAsync"/>): an activity listener is attached.</returns>
+    internal bool BeginSend(string topic)
+    {
+        if (Volatile.Read(ref _state) >= Stopping)
+        {
+            ThrowHelper.ThrowStopped();
+        }
+
+        if (Metrics.Published.Enabled)
+        {
+            Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, topic));
+        }
+
+        return EventBusTelemetry.Source.HasListeners();
+    }
+
+    /// <summary>The route of <typeparamref name="TCommand"/>, for a typed sender that binds to it once.</summary>
+    /// <exception cref="UnknownMessageTypeException">No handler is registered for <typeparamref name="TCommand"/>.</exception>
+    /// <exception cref="ArgumentException">The handler returns a type other than <typeparamref name="TResult"/>.</exception>
+    internal CommandRoute<TCommand, TResult> RouteOf<TCommand, TResult>()
+    {
+        if (!_commands.TryGetValue(typeof(TCommand), out var found))
+        {
+            ThrowHelper.ThrowUnknownCommand(typeof(TCommand));
+        }
+
+        // Every route is built for its exact command type (EventBusBuilder), so after the result check this cast holds.
+        return (CommandRoute<TCommand, TResult>)found.As<TResult>();
+    }
+
     /// <summary>Sends inside a <c>send</c> span; the handler runs within it, so what it publishes joins the trace.</summary>
-    private async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(CommandRoute<TResult> route, object command, PublishOptions? options, CancellationToken cancellationToken)
+    internal async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(CommandRoute<TResult> route, object command, PublishOptions? options, CancellationToken cancellationToken)
     {
         using var activity = StartProducerActivity("send", route.Topic);
         var context = CreateContext(route.Topic, options);

@@ -9,7 +9,8 @@ public static class EventBusServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the event bus: <see cref="IEventBus"/>, <see cref="ICommandBus"/>, <see cref="IEventBusControl"/>,
-    /// <see cref="IDeadLetterQueue"/> and <see cref="IEventStreams"/> as one singleton, an in-memory <see cref="IStreamOffsetStore"/>
+    /// <see cref="IDeadLetterQueue"/> and <see cref="IEventStreams"/> as one singleton, a typed sender per command type
+    /// (<see cref="ICommandSender{TCommand, TResult}"/>, <see cref="ICommandSender{TCommand}"/>), an in-memory <see cref="IStreamOffsetStore"/>
     /// (register your own before or after to replace it),
     /// and a hosted service that starts it with the host and stops it (draining) when the host stops.
     /// Call it once; a second call adds to the same bus.
@@ -31,6 +32,8 @@ public static class EventBusServiceCollectionExtensions
             services.TryAddSingleton<EventBusRuntime>();
             services.TryAddSingleton<IEventBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.TryAddSingleton<ICommandBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.TryAddSingleton(typeof(ICommandSender<,>), typeof(CommandSender<,>));
+            services.TryAddSingleton(typeof(ICommandSender<>), typeof(CommandSender<>));
             services.TryAddSingleton<IEventBusControl>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.TryAddSingleton<IDeadLetterQueue>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.TryAddSingleton<IEventStreams>(static sp => sp.GetRequiredService<EventBusRuntime>());

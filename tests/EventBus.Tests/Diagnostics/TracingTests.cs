@@ -134,9 +134,11 @@ public sealed class TracingTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task SendAsync_CommandHandlerPublishes_SendSpanAndTheEventsSpansShareTheTrace(bool invoke)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task SendAsync_CommandHandlerPublishes_SendSpanAndTheEventsSpansShareTheTrace(bool invoke, bool typedSender)
     {
         await using var bus = await TestBus.StartAsync(b => b
             .AddCommandHandler<Ship, ShipHandler>()
@@ -148,14 +150,15 @@ public sealed class TracingTests
         using (var root = trace.StartRoot())
         {
             rootContext = root.Context;
+            var sender = bus.Get<ICommandSender<Ship>>();
             if (invoke)
             {
-                await bus.Commands.InvokeAsync(new Ship(5));
+                await (typedSender ? sender.InvokeAsync(new Ship(5)) : bus.Commands.InvokeAsync(new Ship(5)));
                 result = CommandResult.Accepted;
             }
             else
             {
-                result = await bus.Commands.SendAsync(new Ship(5));
+                result = await (typedSender ? sender.SendAsync(new Ship(5)) : bus.Commands.SendAsync(new Ship(5)));
             }
         }
 
