@@ -6,12 +6,14 @@ namespace EventBus.Benchmarks;
 /// Baseline: a channel + <see cref="TaskCompletionSource{TResult}"/> round trip to a server loop. Other rows: a direct call of the
 /// handler (the floor); the bus's inline paths, which run the handler on the caller's flow: <c>SendAsync</c> (the outcome as a
 /// <see cref="CommandResult{TResult}"/>) and <c>InvokeAsync</c> (the value itself; a rejection throws), each once with the default
-/// options and once with <see cref="EventBusOptions.StampInlineSends"/> off, which skips the clock read and the new id; the
-/// source-generated Mediator 3.0.2 <c>Send</c> (inline, singleton handler; the value itself, as <c>InvokeAsync</c>); and the bus's
-/// <c>SendQueuedAsync</c> (a queue worker handles the command while the sender awaits the outcome: the same shape as the baseline).
-/// Targets (issue 6): the bus's inline path within 2x of Mediator (EventBus_Invoke or EventBus_InvokeUnstamped ratio / Mediator_Send
-/// ratio at most 2); the queued send within 1.5x of the baseline (EventBus_SendQueued ratio at most 1.5); at most one small
-/// allocation per round trip.
+/// options and once with <see cref="EventBusOptions.StampInlineSends"/> off, which skips the clock read and the new id; the typed
+/// sender's <c>InvokeAsync</c> (<see cref="ICommandSender{TCommand, TResult}"/>, bound to the command's route when resolved) with
+/// stamping off; the source-generated Mediator 3.0.2 <c>Send</c> (inline, singleton handler; the value itself, as
+/// <c>InvokeAsync</c>); and the bus's <c>SendQueuedAsync</c> (a queue worker handles the command while the sender awaits the
+/// outcome: the same shape as the baseline).
+/// Targets (issue 6): the bus's inline path within 2x of Mediator (the ratio of EventBus_TypedInvokeUnstamped,
+/// EventBus_InvokeUnstamped or EventBus_Invoke over Mediator_Send's at most 2); the queued send within 1.5x of the baseline
+/// (EventBus_SendQueued ratio at most 1.5); at most one small allocation per round trip.
 /// </summary>
 [MemoryDiagnoser]
 public class CommandRoundTrip() : CommandWorkload(N)
@@ -21,6 +23,7 @@ public class CommandRoundTrip() : CommandWorkload(N)
 
     private readonly MediatorPing _ping = new(41);
     private MediatorPeer? _mediator;
+    private ICommandSender<BenchCommand, int>? _typed;
 
     [GlobalSetup(Target = nameof(RawChannel_Baseline))]
     public void SetupRawChannel() => StartRawServer();
@@ -34,7 +37,14 @@ public class CommandRoundTrip() : CommandWorkload(N)
     [GlobalSetup(Targets = [nameof(EventBus_SendUnstamped), nameof(EventBus_InvokeUnstamped)])]
     public Task SetupUnstampedBus() => StartBusAsync(stampInlineSends: false);
 
-    [GlobalCleanup(Targets = [nameof(EventBus_Send), nameof(EventBus_SendUnstamped), nameof(EventBus_Invoke), nameof(EventBus_InvokeUnstamped), nameof(EventBus_SendQueued)])]
+    [GlobalSetup(Target = nameof(EventBus_TypedInvokeUnstamped))]
+    public async Task SetupTypedSender()
+    {
+        await StartBusAsync(stampInlineSends: false);
+        _typed = Bus.Sender<BenchCommand, int>();
+    }
+
+    [GlobalCleanup(Targets = [nameof(EventBus_Send), nameof(EventBus_SendUnstamped), nameof(EventBus_Invoke), nameof(EventBus_InvokeUnstamped), nameof(EventBus_TypedInvokeUnstamped), nameof(EventBus_SendQueued)])]
     public Task CleanupEventBus() => StopBusAsync();
 
     [GlobalSetup(Target = nameof(Mediator_Send))]
@@ -60,6 +70,9 @@ public class CommandRoundTrip() : CommandWorkload(N)
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task<int> EventBus_InvokeUnstamped() => RoundTripsAsync<BusInvoker, int>(new(Bus.Commands, Command));
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task<int> EventBus_TypedInvokeUnstamped() => RoundTripsAsync<TypedInvoker, int>(new(_typed!, Command));
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task<int> EventBus_SendQueued() => RoundTripsAsync<BusQueuedSender, CommandResult<int>>(new(Bus.Commands, Command));

@@ -23,6 +23,14 @@ public sealed class BusFixture : IAsyncDisposable
     /// <summary>Gets the command side of the bus.</summary>
     public ICommandBus Commands { get; }
 
+    /// <summary>Gets the typed sender of a command type (resolved on first use; its resolution throws when the command has no handler).</summary>
+    /// <typeparam name="TCommand">The command type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <returns>The sender.</returns>
+    public ICommandSender<TCommand, TResult> Sender<TCommand, TResult>()
+        where TCommand : ICommand<TResult> =>
+        _provider.GetRequiredService<ICommandSender<TCommand, TResult>>();
+
     /// <summary>Gets the streams of the bus (replay readers, consumer groups started at run time).</summary>
     public IEventStreams Streams => _provider.GetRequiredService<IEventStreams>();
 

@@ -56,7 +56,7 @@ public abstract class CommandWorkload(int roundTrips)
     /// <param name="sender">Sends the command to the row's contender and reads the result from the reply.</param>
     /// <returns>The sum of the results, checked to be <c>N</c> x 42.</returns>
     protected async Task<int> RoundTripsAsync<TSender, TReply>(TSender sender)
-        where TSender : struct, ICommandSender<TReply>
+        where TSender : struct, IRoundTripSender<TReply>
     {
         var sum = 0;
         for (var i = 0; i < roundTrips; i++)

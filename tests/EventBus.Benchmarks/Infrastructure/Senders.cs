@@ -6,7 +6,7 @@ namespace EventBus.Benchmarks.Infrastructure;
 /// compiled once per struct, so both calls are direct (and inlinable), with no delegate or interface dispatch per round trip.
 /// </summary>
 /// <typeparam name="TReply">What the awaited send returns.</typeparam>
-public interface ICommandSender<TReply>
+public interface IRoundTripSender<TReply>
 {
     /// <summary>Sends the command (one round trip).</summary>
     /// <returns>The reply.</returns>
@@ -21,7 +21,7 @@ public interface ICommandSender<TReply>
 /// <summary>The raw baseline: a round trip through <see cref="RawCommandServer"/> (channel + completion source).</summary>
 /// <param name="server">The server loop.</param>
 /// <param name="command">The command.</param>
-public readonly struct RawServerSender(RawCommandServer server, BenchCommand command) : ICommandSender<int>
+public readonly struct RawServerSender(RawCommandServer server, BenchCommand command) : IRoundTripSender<int>
 {
     /// <inheritdoc />
     public ValueTask<int> SendAsync() => new(server.SendAsync(command));
@@ -33,7 +33,7 @@ public readonly struct RawServerSender(RawCommandServer server, BenchCommand com
 /// <summary>The floor: the handler's <c>HandleAsync</c> called directly.</summary>
 /// <param name="handler">The handler.</param>
 /// <param name="command">The command.</param>
-public readonly struct DirectSender(BenchCommandHandler handler, BenchCommand command) : ICommandSender<CommandResult<int>>
+public readonly struct DirectSender(BenchCommandHandler handler, BenchCommand command) : IRoundTripSender<CommandResult<int>>
 {
     /// <inheritdoc />
     public ValueTask<CommandResult<int>> SendAsync() => handler.HandleAsync(command, default, CancellationToken.None);
@@ -45,7 +45,7 @@ public readonly struct DirectSender(BenchCommandHandler handler, BenchCommand co
 /// <summary>The bus: <see cref="ICommandBus.SendAsync{TResult}(ICommand{TResult}, CancellationToken)"/> (the handler runs inline).</summary>
 /// <param name="bus">The command side of the bus.</param>
 /// <param name="command">The command.</param>
-public readonly struct BusSender(ICommandBus bus, BenchCommand command) : ICommandSender<CommandResult<int>>
+public readonly struct BusSender(ICommandBus bus, BenchCommand command) : IRoundTripSender<CommandResult<int>>
 {
     /// <inheritdoc />
     public ValueTask<CommandResult<int>> SendAsync() => bus.SendAsync(command);
@@ -60,10 +60,25 @@ public readonly struct BusSender(ICommandBus bus, BenchCommand command) : IComma
 /// </summary>
 /// <param name="bus">The command side of the bus.</param>
 /// <param name="command">The command.</param>
-public readonly struct BusInvoker(ICommandBus bus, BenchCommand command) : ICommandSender<int>
+public readonly struct BusInvoker(ICommandBus bus, BenchCommand command) : IRoundTripSender<int>
 {
     /// <inheritdoc />
     public ValueTask<int> SendAsync() => bus.InvokeAsync(command);
+
+    /// <inheritdoc />
+    public int ResultOf(int reply) => reply;
+}
+
+/// <summary>
+/// The bus's typed sender: <see cref="ICommandSender{TCommand, TResult}.InvokeAsync(TCommand, CancellationToken)"/>, bound to the
+/// command's route when it was resolved (no lookup by type per send), the value itself back; a rejection throws.
+/// </summary>
+/// <param name="sender">The typed sender.</param>
+/// <param name="command">The command.</param>
+public readonly struct TypedInvoker(ICommandSender<BenchCommand, int> sender, BenchCommand command) : IRoundTripSender<int>
+{
+    /// <inheritdoc />
+    public ValueTask<int> SendAsync() => sender.InvokeAsync(command);
 
     /// <inheritdoc />
     public int ResultOf(int reply) => reply;
@@ -75,7 +90,7 @@ public readonly struct BusInvoker(ICommandBus bus, BenchCommand command) : IComm
 /// </summary>
 /// <param name="bus">The command side of the bus.</param>
 /// <param name="command">The command.</param>
-public readonly struct BusQueuedSender(ICommandBus bus, BenchCommand command) : ICommandSender<CommandResult<int>>
+public readonly struct BusQueuedSender(ICommandBus bus, BenchCommand command) : IRoundTripSender<CommandResult<int>>
 {
     /// <inheritdoc />
     public ValueTask<CommandResult<int>> SendAsync() => bus.SendQueuedAsync(command);

@@ -87,7 +87,7 @@ public readonly struct MassTransitPublisher(IBus bus) : IEventPublisher
 /// <summary>The MassTransit command row: <c>GetResponse&lt;BenchReply&gt;</c> through the request client.</summary>
 /// <param name="requests">The request client.</param>
 /// <param name="command">The command.</param>
-public readonly struct MassTransitSender(IRequestClient<BenchCommand> requests, BenchCommand command) : ICommandSender<Response<BenchReply>>
+public readonly struct MassTransitSender(IRequestClient<BenchCommand> requests, BenchCommand command) : IRoundTripSender<Response<BenchReply>>
 {
     /// <inheritdoc />
     public ValueTask<Response<BenchReply>> SendAsync() => new(requests.GetResponse<BenchReply>(command));

@@ -41,7 +41,7 @@ public sealed class MediatorPeer : IAsyncDisposable
 /// <summary>The Mediator row: <see cref="MediatorPeer.SendAsync"/> (the handler runs inline).</summary>
 /// <param name="mediator">The peer.</param>
 /// <param name="ping">The request.</param>
-public readonly struct MediatorSender(MediatorPeer mediator, MediatorPing ping) : ICommandSender<int>
+public readonly struct MediatorSender(MediatorPeer mediator, MediatorPing ping) : IRoundTripSender<int>
 {
     /// <inheritdoc />
     public ValueTask<int> SendAsync() => mediator.SendAsync(ping);

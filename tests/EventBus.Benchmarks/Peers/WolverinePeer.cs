@@ -74,7 +74,7 @@ public readonly struct WolverinePublisher(IMessageBus bus) : IEventPublisher
 /// <summary>The Wolverine command row: <c>InvokeAsync&lt;BenchReply&gt;</c> (the handler runs inline).</summary>
 /// <param name="bus">Wolverine's message bus.</param>
 /// <param name="command">The command.</param>
-public readonly struct WolverineSender(IMessageBus bus, BenchCommand command) : ICommandSender<BenchReply>
+public readonly struct WolverineSender(IMessageBus bus, BenchCommand command) : IRoundTripSender<BenchReply>
 {
     /// <inheritdoc />
     public ValueTask<BenchReply> SendAsync() => new(bus.InvokeAsync<BenchReply>(command));
