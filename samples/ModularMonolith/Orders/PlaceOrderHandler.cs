@@ -8,8 +8,10 @@ namespace ModularMonolith.Orders;
 /// <summary>
 /// Places an order: asks Inventory to reserve the stock (a command, which Inventory may reject), then publishes
 /// <see cref="OrderPlaced"/> or <see cref="OrderRejected"/>. The order id becomes the correlation id of the whole flow.
+/// Inventory's command comes in as its typed sender: bound to its handler once, and the dependency names the one use case
+/// of Inventory that Orders calls.
 /// </summary>
-internal sealed class PlaceOrderHandler(ICommandBus commands, IEventBus events, OrderBook orders) : ICommandHandler<PlaceOrder, OrderReceipt>
+internal sealed class PlaceOrderHandler(ICommandSender<ReserveStock, StockReservation> reserveStock, IEventBus events, OrderBook orders) : ICommandHandler<PlaceOrder, OrderReceipt>
 {
     public async ValueTask<CommandResult<OrderReceipt>> HandleAsync(PlaceOrder order, MessageContext context, CancellationToken cancellationToken)
     {
@@ -17,7 +19,7 @@ internal sealed class PlaceOrderHandler(ICommandBus commands, IEventBus events, 
         var flow = new PublishOptions { CorrelationId = $"order-{order.OrderId}", CausationId = context.MessageId.ToString() };
 
         // The inline command carries the flow too, so Inventory's handler sees the correlation id.
-        var reservation = await commands.SendAsync(new ReserveStock(order.OrderId, order.Sku, order.Quantity), flow, cancellationToken);
+        var reservation = await reserveStock.SendAsync(new ReserveStock(order.OrderId, order.Sku, order.Quantity), flow, cancellationToken);
         if (!reservation.IsAccepted)
         {
             Trace.Write("Orders", $"order {order.OrderId} refused: {reservation.Rejection.Reason}", flow.CorrelationId);
