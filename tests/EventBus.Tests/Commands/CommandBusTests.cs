@@ -308,27 +308,44 @@ public sealed class CommandBusTests
         bus.Get<Calculator>().Calls.Should().Be(9);
     }
 
+    /// <summary>Every way a handler's task completes, sent and invoked, through the bus and through a typed sender.</summary>
+    public static TheoryData<Completion, bool, bool> Completions
+    {
+        get
+        {
+            var data = new TheoryData<Completion, bool, bool>();
+            foreach (var completion in Enum.GetValues<Completion>())
+            {
+                foreach (var (invoke, typed) in new[] { (false, false), (true, false), (false, true), (true, true) })
+                {
+                    data.Add(completion, invoke, typed);
+                }
+            }
+
+            return data;
+        }
+    }
+
     [Theory]
-    [InlineData(Completion.Value, false)]
-    [InlineData(Completion.CompletedTask, false)]
-    [InlineData(Completion.CompletedSource, false)]
-    [InlineData(Completion.Later, false)]
-    [InlineData(Completion.Value, true)]
-    [InlineData(Completion.CompletedTask, true)]
-    [InlineData(Completion.CompletedSource, true)]
-    [InlineData(Completion.Later, true)]
-    public async Task SendAsync_SingletonHandler_ReturnsTheResultHoweverTheHandlersTaskCompletes(Completion completion, bool invoke)
+    [MemberData(nameof(Completions))]
+    public async Task SendAsync_SingletonHandler_ReturnsTheResultHoweverTheHandlersTaskCompletes(Completion completion, bool invoke, bool typedSender)
     {
         // The bound path of a singleton rebuilds a completed result from its value instead of returning the handler's task, and
         // a completed invoke returns the value itself: every kind of completed task must give its value, and a task source
         // must be read exactly once.
         await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<Square, int, SquareHandler>(ServiceLifetime.Singleton));
+        var sender = bus.Get<ICommandSender<Square, int>>();
 
         for (var i = 1; i <= 3; i++)
         {
-            var value = invoke
-                ? await bus.Commands.InvokeAsync(new Square(i, completion))
-                : (await bus.Commands.SendAsync(new Square(i, completion))).Value;
+            var command = new Square(i, completion);
+            var value = (invoke, typedSender) switch
+            {
+                (true, false) => await bus.Commands.InvokeAsync(command),
+                (false, false) => (await bus.Commands.SendAsync(command)).Value,
+                (true, true) => await sender.InvokeAsync(command),
+                (false, true) => (await sender.SendAsync(command)).Value,
+            };
 
             value.Should().Be(i * i);
         }

@@ -9,7 +9,8 @@ namespace EventBus.Tests.Commands;
 /// <summary>
 /// <see cref="ICommandSender{TCommand, TResult}"/> and <see cref="ICommandSender{TCommand}"/>: resolved from the container and
 /// bound to their command's handler once, they send as <see cref="ICommandBus"/> does (results, rejections, exceptions,
-/// envelopes, scopes, middleware), and their resolution fails for a command that no handler takes.
+/// envelopes, scopes, middleware), and their resolution fails for a command that no handler takes. (Every way a handler's task
+/// completes is covered with the bus's sends, in <see cref="CommandBusTests"/>.)
 /// </summary>
 /// <remarks>In the collection of the tracing tests: while their listeners listen, every inline send is traced, hence stamped.</remarks>
 [Collection(nameof(ActivityListenerCollection))]
@@ -58,32 +59,6 @@ public sealed class CommandSenderTests
         rejected.Rejection!.Reason.Should().Be("A SKU is required.");
         (await invokeRejected.Should().ThrowExactlyAsync<CommandRejectedException>()).Which.CommandType.Should().Be<Release>();
         bus.Get<Recorder<string>>().Items.Should().Equal("release SKU-1", "release SKU-2");
-    }
-
-    [Theory]
-    [InlineData(Completion.Value, false)]
-    [InlineData(Completion.CompletedTask, false)]
-    [InlineData(Completion.CompletedSource, false)]
-    [InlineData(Completion.Later, false)]
-    [InlineData(Completion.Value, true)]
-    [InlineData(Completion.CompletedTask, true)]
-    [InlineData(Completion.CompletedSource, true)]
-    [InlineData(Completion.Later, true)]
-    public async Task InvokeAsync_SingletonHandler_ReturnsTheResultHoweverTheHandlersTaskCompletes(Completion completion, bool invoke)
-    {
-        await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<Square, int, SquareHandler>(ServiceLifetime.Singleton));
-        var sender = bus.Get<ICommandSender<Square, int>>();
-
-        for (var i = 1; i <= 3; i++)
-        {
-            var value = invoke
-                ? await sender.InvokeAsync(new Square(i, completion))
-                : (await sender.SendAsync(new Square(i, completion))).Value;
-
-            value.Should().Be(i * i);
-        }
-
-        bus.Get<SquareHandler>().SourceReads.Should().Be(completion == Completion.CompletedSource ? 3 : 0, "a task source is read exactly once");
     }
 
     [Theory]
