@@ -41,16 +41,11 @@ internal abstract class CommandRoute(InvokerContext context, Type commandType, T
 internal abstract class CommandRoute<TResult>(InvokerContext context, Type commandType) : CommandRoute(context, commandType, typeof(TResult))
 {
     /// <summary>
-    /// Runs the handler on the caller's flow (an inline send) with an unstamped envelope (see
-    /// <see cref="EventBusOptions.StampInlineSends"/>); a rejection, returned or thrown, is the result.
+    /// An inline send through <paramref name="bus"/> (<see cref="ICommandBus"/>): the bus's checks, then the handler on the
+    /// caller's flow, with an envelope stamped or not per <see cref="EventBusOptions.StampInlineSends"/> (traced sends are
+    /// stamped); a rejection, returned or thrown, is the result.
     /// </summary>
-    public abstract ValueTask<CommandResult<TResult>> SendUnstampedAsync(object command, PublishOptions? options, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Runs the handler on the caller's flow (an inline send) with an envelope stamped from <paramref name="clock"/>: a new id
-    /// (unless the options give one), the time and the caller's activity; a rejection, returned or thrown, is the result.
-    /// </summary>
-    public abstract ValueTask<CommandResult<TResult>> SendStampedAsync(object command, PublishOptions? options, TimeProvider clock, CancellationToken cancellationToken);
+    public abstract ValueTask<CommandResult<TResult>> SendInlineAsync(EventBusRuntime bus, object command, PublishOptions? options, CancellationToken cancellationToken);
 
     /// <summary>Runs the handler with a given envelope (an inline send, a queued command on its worker); a rejection is the result.</summary>
     public abstract ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext context, CancellationToken cancellationToken);
@@ -76,18 +71,16 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     // handlers). Null until then, and always for a route that needs a scope or runs middleware.
     private BoundCommandHandler<TCommand, TResult>? _handle;
 
-    public override ValueTask<CommandResult<TResult>> SendUnstampedAsync(object command, PublishOptions? options, CancellationToken cancellationToken) =>
-        SendDirect(MessageCast.As<TCommand>(command), new UnstampedEnvelope(options), cancellationToken);
-
-    public override ValueTask<CommandResult<TResult>> SendStampedAsync(object command, PublishOptions? options, TimeProvider clock, CancellationToken cancellationToken) =>
-        SendDirect(MessageCast.As<TCommand>(command), new StampedEnvelope(options, clock), cancellationToken);
+    public override ValueTask<CommandResult<TResult>> SendInlineAsync(EventBusRuntime bus, object command, PublishOptions? options, CancellationToken cancellationToken) =>
+        SendTypedAsync(bus, MessageCast.As<TCommand>(command), options, cancellationToken);
 
     public override ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext messageContext, CancellationToken cancellationToken) =>
         Send(MessageCast.As<TCommand>(command), messageContext, cancellationToken);
 
     /// <summary>
-    /// A typed sender's send (<see cref="CommandSender{TCommand, TResult}"/>): the checks of <paramref name="bus"/>'s inline send,
-    /// then this route's send, with no lookup, cast, boxing or virtual call; a rejection, returned or thrown, is the result.
+    /// An inline send: the checks of <paramref name="bus"/>'s inline send, then this route's send; a rejection, returned or
+    /// thrown, is the result. A typed sender (<see cref="CommandSender{TCommand, TResult}"/>) calls it directly, with no
+    /// lookup, cast, boxing or virtual call; the bus through <see cref="SendInlineAsync"/>.
     /// </summary>
     public ValueTask<CommandResult<TResult>> SendTypedAsync(EventBusRuntime bus, TCommand command, PublishOptions? options, CancellationToken cancellationToken)
     {

@@ -145,17 +145,7 @@ internal sealed partial class EventBusRuntime
             ThrowHelper.ThrowUnknownCommand(command.GetType());
         }
 
-        var route = found.As<TResult>();
-        if (BeginSend(route.Topic))
-        {
-            return SendTracedAsync(route, command, options, cancellationToken);
-        }
-
-        var pending = _stampInlineSends
-            ? route.SendStampedAsync(command, options, _time, cancellationToken)
-            : route.SendUnstampedAsync(command, options, cancellationToken);
-        // Rebuilt from its value rather than copied whole: see CommandRoute<TCommand, TResult>.SendDirect.
-        return pending.IsCompletedSuccessfully ? new(pending.Result) : pending;
+        return found.As<TResult>().SendInlineAsync(this, command, options, cancellationToken);
     }
 
     /// <summary>Gets a value indicating whether an inline send stamps its envelope (<see cref="EventBusOptions.StampInlineSends"/>).</summary>
