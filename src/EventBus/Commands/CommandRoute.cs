@@ -84,14 +84,15 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     /// </summary>
     public ValueTask<CommandResult<TResult>> SendTypedAsync(EventBusRuntime bus, TCommand command, PublishOptions? options, CancellationToken cancellationToken)
     {
-        if (command is null)
+        // The type test first: unoptimized code (a Debug build of the library) would box a struct command for the null test.
+        if (!typeof(TCommand).IsValueType && command is null)
         {
             ThrowHelper.ThrowArgumentNull(nameof(command));
         }
 
         if (bus.BeginSend(Topic))
         {
-            return bus.SendTracedAsync(this, command, options, cancellationToken);
+            return bus.SendTracedAsync(this, command!, options, cancellationToken);
         }
 
         var pending = bus.StampInlineSends
