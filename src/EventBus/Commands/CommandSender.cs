@@ -44,5 +44,5 @@ internal sealed class CommandSender<TCommand>(EventBusRuntime bus) : ICommandSen
         VoidOutcome.ToResult(_route.SendTypedAsync(bus, command, options, cancellationToken));
 
     public ValueTask InvokeAsync(TCommand command, CancellationToken cancellationToken = default) =>
-        VoidOutcome.ToInvoke(_route.SendTypedAsync(bus, command, null, cancellationToken), typeof(TCommand));
+        VoidOutcome.ToInvoke(_route.SendTypedAsync(bus, command, null, cancellationToken), command);
 }

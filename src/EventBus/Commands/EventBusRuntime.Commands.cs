@@ -16,7 +16,7 @@ internal sealed partial class EventBusRuntime
         VoidOutcome.ToResult(SendCore<VoidResult>(command, options, cancellationToken));
 
     public ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default) =>
-        VoidOutcome.ToInvoke(SendCore<VoidResult>(command, null, cancellationToken), command.GetType());
+        VoidOutcome.ToInvoke(SendCore<VoidResult>(command, null, cancellationToken), command);
 
     /// <remarks>
     /// A completed send returns the value itself, not the route's <see cref="CommandResult{TResult}"/>: a

@@ -16,24 +16,30 @@ internal static class VoidOutcome
     }
 
     /// <param name="pending">The route's send.</param>
-    /// <param name="commandType">The command's type, named by the <see cref="CommandRejectedException"/> of a rejection.</param>
-    public static ValueTask ToInvoke(ValueTask<CommandResult<VoidResult>> pending, Type commandType)
+    /// <param name="command">The command, whose type the <see cref="CommandRejectedException"/> of a rejection names (read only
+    /// then, off the path of an accepted send).</param>
+    public static ValueTask ToInvoke<TCommand>(ValueTask<CommandResult<VoidResult>> pending, TCommand command)
+        where TCommand : ICommand
     {
         if (!pending.IsCompletedSuccessfully)
         {
-            return AwaitInvoke(pending, commandType);
+            return AwaitInvoke(pending, command);
         }
 
         var result = pending.Result;
-        return result.IsAccepted ? default : ValueTask.FromException(new CommandRejectedException(commandType, result.Rejection));
+        return result.IsAccepted ? default : ValueTask.FromException(Rejected(command, result.Rejection));
 
-        static async ValueTask AwaitInvoke(ValueTask<CommandResult<VoidResult>> pending, Type commandType)
+        static async ValueTask AwaitInvoke(ValueTask<CommandResult<VoidResult>> pending, TCommand command)
         {
             var result = await pending.ConfigureAwait(false);
             if (!result.IsAccepted)
             {
-                throw new CommandRejectedException(commandType, result.Rejection);
+                throw Rejected(command, result.Rejection);
             }
         }
     }
+
+    private static CommandRejectedException Rejected<TCommand>(TCommand command, CommandRejection rejection)
+        where TCommand : ICommand =>
+        new(command.GetType(), rejection);
 }

@@ -41,12 +41,11 @@ internal sealed class TypeMap<TValue>
             _entries[index] = new Entry(handle, type, value);
         }
 
-        Count = values.Count;
         Values = [.. values.Values];
     }
 
     /// <summary>Gets the number of entries.</summary>
-    public int Count { get; }
+    public int Count => Values.Count;
 
     /// <summary>Gets the values, in no particular order.</summary>
     public IReadOnlyList<TValue> Values { get; }
