@@ -73,7 +73,16 @@ internal sealed partial class Subscription
                 return;
             }
 
-            // 2. A failure: at-most-once reports it; otherwise redeliver (now, later, or in place) or dead-letter.
+            // 2. Cut short by the bus going down, not failed by the handler: reported unfinished; never retried, counted as failed
+            // or dead-lettered.
+            if (_bus.IsStopFailure(failure.Exception))
+            {
+                var stoppedContext = envelope.Context.ForSubscription(Name).WithDeliveryCount(attempt);
+                Finish(worker, () => ReportStopped(envelope.Message, stoppedContext, failure.Exception));
+                return;
+            }
+
+            // 3. A failure: at-most-once reports it; otherwise redeliver (now, later, or in place) or dead-letter.
             _pending?.Failed?.Invoke(envelope.Message, envelope.Context.ForSubscription(Name).WithDeliveryCount(attempt), failure.Exception);
             var now = _bus.TimeProvider.GetUtcNow();
             if (firstFailureTicks == 0)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace EventBus;
 
 /// <content>Starting, stopping (draining) and disposing the bus.</content>
@@ -90,9 +92,26 @@ internal sealed partial class EventBusRuntime
     internal bool IsStopFailure(Exception? exception) => exception switch
     {
         OperationCanceledException => _handlerCancellation.IsCancellationRequested,
-        ObjectDisposedException disposed => disposed.ObjectName == nameof(IServiceProvider),
+        ObjectDisposedException => IsContainerDisposed(),
         _ => false,
     };
+
+    /// <summary>
+    /// Whether the container the bus resolves handlers from is disposed. Asked only after an <see cref="ObjectDisposedException"/>:
+    /// the container itself says so by refusing a resolution, whichever container it is (each names the disposed object its own way).
+    /// </summary>
+    private bool IsContainerDisposed()
+    {
+        try
+        {
+            _ = _services.GetService(typeof(IServiceScopeFactory));
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+    }
 
     internal void AddUnfinished(UndeliveredMessage message)
     {

@@ -99,6 +99,21 @@ internal sealed partial class Subscription
                 return;
             }
 
+            if (_bus.IsStopFailure(failure.Exception))
+            {
+                // Cut short by the bus going down: every message of the batch is reported unfinished, none retried or dead-lettered.
+                var stoppedAttempt = attempt;
+                Finish(worker, () =>
+                {
+                    foreach (var envelope in envelopes)
+                    {
+                        ReportStopped(envelope.Message, envelope.Context.ForSubscription(Name).WithDeliveryCount(stoppedAttempt), failure.Exception);
+                    }
+                });
+                worker.CurrentBatch = null;
+                return;
+            }
+
             if (_pending?.Failed is { } failed)
             {
                 foreach (var envelope in envelopes)

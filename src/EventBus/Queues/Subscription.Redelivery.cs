@@ -35,13 +35,6 @@ internal sealed partial class Subscription
         Count(_metrics.Failed, 1);
         Count(_metrics.DeadLettered, 1);
         var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
-        if (_bus.IsStopFailure(failure.Exception))
-        {
-            // Cancelled by the stop, not failed by the handler: the stop report lists it; it is not dead-lettered.
-            _bus.AddUnfinished(Report(message, context, UndeliveredReason.CancelledByStop, failure.Exception));
-            _pending?.Leave();
-            return;
-        }
 
         // The dead letter is stored and reported before the message stops counting as pending, so that whoever waits for
         // the bus to be idle sees it (and waits for what the report callback publishes).
@@ -89,6 +82,18 @@ internal sealed partial class Subscription
         {
             AbandonForStop(item.Envelope);
         }
+    }
+
+    /// <summary>
+    /// A delivery the bus's going down cut short (its handler cancelled by the stop, or its DI scope refused by a disposed
+    /// container): listed in the stop report, never retried or dead-lettered. The worker takes no more messages: what is still
+    /// buffered is reported by the stop.
+    /// </summary>
+    private void ReportStopped(object message, MessageContext context, Exception? exception)
+    {
+        _abandoned = true;
+        _bus.AddUnfinished(Report(message, context, UndeliveredReason.CancelledByStop, exception));
+        _pending?.Leave();
     }
 
     private void AbandonForStop(in Envelope envelope)

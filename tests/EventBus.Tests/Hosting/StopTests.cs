@@ -1,3 +1,5 @@
+using Autofac;
+using Autofac.Extensions.DependencyInjection;
 using EventBus.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -150,7 +152,142 @@ public sealed class StopTests
         }
     }
 
+    [Fact]
+    public async Task StopAsync_TimeoutCancelsHandlersWithAttemptsLeft_ReportedUnfinishedNeitherRetriedNorCountedAsFailed()
+    {
+        const int Events = 10, Workers = 2;
+        await using var bus = await TestBus.StartAsync(b => b
+            .Configure(o => o.StopTimeout = TimeSpan.FromMilliseconds(200))
+            .AddEventHandler<Job, GatedJobHandler>()
+            .ConfigureSubscription<GatedJobHandler>(o =>
+            {
+                o.Mode = DeliveryMode.Queue;
+                o.Workers = Workers;
+                o.Redelivery = new RedeliveryOptions { MaxDeliveries = 3, ImmediateRetries = 2 };
+            }));
+        var started = bus.Log<GatedJobHandler, string>();
+        for (var i = 0; i < Events; i++)
+        {
+            await bus.Bus.PublishAsync(new Job(i));
+        }
+
+        await started.WaitForCountAsync(Workers);
+        var report = await bus.Control.StopAsync().Within(); // the gate never opens: the timeout cancels both handlers
+
+        report.Unfinished.Count(u => u.Reason == UndeliveredReason.CancelledByStop).Should().Be(Workers);
+        report.Unfinished.Count(u => u.Reason == UndeliveredReason.NotStartedBeforeStop).Should().Be(Events - Workers);
+        report.Unfinished.Select(u => ((Job)u.Message).N).Should().BeEquivalentTo(Enumerable.Range(0, Events), "each message is reported once");
+        started.Count.Should().Be(Workers, "a message cut short by the stop is not handed to its handler again");
+        var snapshot = bus.Snapshot<GatedJobHandler>();
+        (snapshot.Failed, snapshot.DeadLettered, snapshot.Retried, snapshot.Succeeded).Should().Be((0, 0, 0, 0), "a stop is not a handler failure");
+        bus.Get<IDeadLetterQueue>().GetDeadLetters().Should().BeEmpty();
+        bus.Undelivered.Items.Should().BeEquivalentTo(report.Unfinished);
+    }
+
+    [Fact]
+    public async Task StopAsync_TimeoutCancelsABatchWithAttemptsLeft_ReportedUnfinishedNotRetried()
+    {
+        await using var bus = await TestBus.StartAsync(b => b
+            .Configure(o => o.StopTimeout = TimeSpan.FromMilliseconds(200))
+            .AddBatchEventHandler<Job, GatedBatchHandler>(maxBatchSize: 10, maxWait: TimeSpan.Zero)
+            .ConfigureSubscription<GatedBatchHandler>(o => o.Redelivery = new RedeliveryOptions { MaxDeliveries = 3, ImmediateRetries = 2 }));
+        var started = bus.Log<GatedBatchHandler, int>();
+        await bus.Bus.PublishBatchAsync([new Job(0), new Job(1), new Job(2)]);
+        await started.WaitForCountAsync(1);
+
+        var report = await bus.Control.StopAsync().Within();
+
+        started.Count.Should().Be(1, "the cancelled batch is not attempted again");
+        report.Unfinished.Where(u => u.Reason == UndeliveredReason.CancelledByStop).Select(u => ((Job)u.Message).N).Should().BeEquivalentTo(Enumerable.Range(0, started.Items[0]), "the messages of the batch in hand were cancelled");
+        report.Unfinished.Select(u => ((Job)u.Message).N).Should().BeEquivalentTo([0, 1, 2], "each message is reported once");
+        var snapshot = bus.Snapshot<GatedBatchHandler>();
+        (snapshot.Failed, snapshot.DeadLettered, snapshot.Retried).Should().Be((0, 0, 0));
+        bus.Get<IDeadLetterQueue>().GetDeadLetters().Should().BeEmpty();
+    }
+
+    /// <summary>
+    /// The container disposes its services after it stopped creating scopes, so a delivery can start in between and fail to create
+    /// its scope. Each container says "disposed" its own way; the bus must recognise both as the bus going down, not a failure.
+    /// </summary>
+    [Theory]
+    [InlineData(ContainerKind.Microsoft)]
+    [InlineData(ContainerKind.Autofac)]
+    public async Task DisposeContainer_DeliveryStartsWhileItIsDisposing_ReportedUnfinishedNotRetriedNorDeadLettered(ContainerKind kind)
+    {
+        var services = TestBus.CreateServices(
+            b => b.AddEventHandler<Job, GatedJobHandler>()
+                .ConfigureSubscription<GatedJobHandler>(o => o.Redelivery = new RedeliveryOptions { MaxDeliveries = 3, ImmediateRetries = 2 }),
+            s => s.AddSingleton<DisposalProbe>(),
+            out var undelivered);
+        var provider = Build(services, kind);
+        var control = provider.GetRequiredService<IEventBusControl>();
+        var started = provider.GetRequiredService<Recorder<GatedJobHandler, string>>();
+        var handled = provider.GetRequiredService<Recorder<GatedJobHandler, int>>();
+        await control.StartAsync();
+        var bus = provider.GetRequiredService<IEventBus>();
+        for (var i = 0; i < 5; i++)
+        {
+            await bus.PublishAsync(new Job(i));
+        }
+
+        await started.WaitForCountAsync(1);
+
+        // Resolved after the bus, so disposed before it: it lets job 0 finish, then holds the disposal until job 1's delivery,
+        // which can no longer get a scope, has been reported.
+        _ = provider.GetRequiredService<DisposalProbe>();
+        await ((IAsyncDisposable)provider).DisposeAsync().AsTask().Within();
+
+        handled.Items.Should().Equal(0);
+        started.Count.Should().Be(1, "no handler runs once the container is disposing");
+        undelivered.Items.Select(u => (((Job)u.Message).N, u.Reason)).Should().Equal(
+            (1, UndeliveredReason.CancelledByStop),
+            (2, UndeliveredReason.NotStartedBeforeStop),
+            (3, UndeliveredReason.NotStartedBeforeStop),
+            (4, UndeliveredReason.NotStartedBeforeStop));
+        undelivered.Items[0].Exception.Should().BeAssignableTo<ObjectDisposedException>();
+        var snapshot = control.GetSnapshot().Single();
+        (snapshot.Succeeded, snapshot.Failed, snapshot.DeadLettered, snapshot.Retried).Should().Be((1, 0, 0, 0), "a disposed container is not a handler failure");
+        snapshot.DeadLetters.Should().Be(0);
+    }
+
+    public enum ContainerKind
+    {
+        Microsoft,
+        Autofac,
+    }
+
+    private static IServiceProvider Build(IServiceCollection services, ContainerKind kind)
+    {
+        if (kind == ContainerKind.Microsoft)
+        {
+            return services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
+        }
+
+        var builder = new ContainerBuilder();
+        builder.Populate(services);
+        return new AutofacServiceProvider(builder.Build());
+    }
+
     public sealed record Job(int N);
+
+    /// <summary>Disposed by the container before the bus: opens the handlers' gate, then waits until a message was reported undelivered.</summary>
+    public sealed class DisposalProbe(Gate<GatedJobHandler> gate, Recorder<UndeliveredMessage> undelivered) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            gate.Open();
+            await undelivered.WaitForCountAsync(1).Within();
+        }
+    }
+
+    public sealed class GatedBatchHandler(Gate<GatedBatchHandler> gate, Recorder<GatedBatchHandler, int> started) : IBatchEventHandler<Job>
+    {
+        public async ValueTask HandleAsync(IReadOnlyList<Job> events, IReadOnlyList<MessageContext> contexts, CancellationToken cancellationToken)
+        {
+            started.Add(events.Count);
+            await gate.WaitAsync(cancellationToken);
+        }
+    }
 
     public sealed class GatedJobHandler(Gate<GatedJobHandler> gate, Recorder<GatedJobHandler, string> started, Recorder<GatedJobHandler, int> handled) : IEventHandler<Job>
     {
