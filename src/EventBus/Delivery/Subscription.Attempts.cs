@@ -168,16 +168,10 @@ internal sealed partial class Subscription
         // The attempt's token fires on the timeout (timer from the bus's TimeProvider) or when the stop cancels handlers.
         using var timeoutSource = new CancellationTokenSource(timeout.Value, _bus.TimeProvider);
         using var stopLink = _bus.HandlerCancellation.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeoutSource);
-        ValueTask pending;
-        try
-        {
-            pending = _invoker.InvokeAsync(message, context, timeoutSource.Token);
-        }
-        catch (Exception e)
-        {
-            return worker.Settlement.Fail(e);
-        }
-
+        // Started on the thread pool, so that the timeout also covers a handler that blocks its thread before its first await:
+        // called here, such a handler would hold the worker until it returned, and the timeout would start only then.
+        var token = timeoutSource.Token;
+        var pending = new ValueTask(Task.Run(() => _invoker.InvokeAsync(message, context, token).AsTask()));
         return await ObserveAsync(worker, pending, (timeoutSource, timeout.Value)).ConfigureAwait(false);
     }
 

@@ -65,13 +65,22 @@ internal sealed partial class Subscription
             using (timeout is null ? default : _bus.HandlerCancellation.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout))
             {
                 ValueTask pending;
-                try
+                if (timeout is not null)
                 {
-                    pending = invoker.InvokeBatchAsync(messages, contexts, timeout?.Token ?? _bus.HandlerCancellation);
+                    // On the thread pool, so that the timeout covers a handler that blocks its thread before its first await.
+                    var token = timeout.Token;
+                    pending = new ValueTask(Task.Run(() => invoker.InvokeBatchAsync(messages, contexts, token).AsTask()));
                 }
-                catch (Exception e)
+                else
                 {
-                    pending = ValueTask.FromException(e);
+                    try
+                    {
+                        pending = invoker.InvokeBatchAsync(messages, contexts, _bus.HandlerCancellation);
+                    }
+                    catch (Exception e)
+                    {
+                        pending = ValueTask.FromException(e);
+                    }
                 }
 
                 failure = await ObserveAsync(worker, pending, timeout is null ? null : (timeout, _settings.HandlerTimeout!.Value)).ConfigureAwait(false);

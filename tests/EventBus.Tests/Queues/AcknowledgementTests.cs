@@ -149,6 +149,44 @@ public sealed class AcknowledgementTests
     }
 
     [Fact]
+    public async Task HandlerTimeout_HandlerBlocksItsThreadBeforeAwaiting_AbandonedAndTheWorkerMovesOn()
+    {
+        const int Others = 100;
+        using var release = new ManualResetEventSlim();
+        await using var bus = await TestBus.StartAsync(
+            b => b.AddEventHandler<Job, BlockingHandler>()
+                .Configure(o =>
+                {
+                    o.DefaultHandlerTimeout = TimeSpan.FromMilliseconds(200);
+                    o.HandlerTimeoutGracePeriod = TimeSpan.FromMilliseconds(500);
+                }),
+            s => s.AddSingleton(release));
+        try
+        {
+            await bus.Bus.PublishAsync(new Job(0, "block"));
+            await bus.Get<Recorder<BlockingHandler, string>>().WaitForCountAsync(1);
+            for (var n = 1; n <= Others; n++)
+            {
+                await bus.Bus.PublishAsync(new Job(n, "ok"));
+            }
+
+            // One worker (broadcast): the others move only once the blocked attempt is abandoned, while its thread is still blocked.
+            await bus.Get<Recorder<BlockingHandler, int>>().WaitForCountAsync(Others);
+            release.IsSet.Should().BeFalse();
+
+            bus.Get<Recorder<BlockingHandler, int>>().Items.Should().Equal(Enumerable.Range(1, Others));
+            var deadLetter = bus.Get<IDeadLetterQueue>().GetDeadLetters().Should().ContainSingle().Subject;
+            ((Job)deadLetter.Message).N.Should().Be(0);
+            deadLetter.ExceptionType.Should().Be(typeof(TimeoutException).FullName);
+            deadLetter.Reason.Should().Contain("abandoned");
+        }
+        finally
+        {
+            release.Set(); // let the abandoned handler's thread go
+        }
+    }
+
+    [Fact]
     public async Task Idempotency_SameMessageIdTwice_EachSubscriptionHandlesItOnceUntilTheWindowPasses()
     {
         var time = new FakeTimeProvider();
@@ -287,6 +325,23 @@ public sealed class AcknowledgementTests
         {
             seen.Add(context.MessageId);
             return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>Blocks its thread (no await) on the "block" job until the test releases it.</summary>
+    public sealed class BlockingHandler(ManualResetEventSlim release, Recorder<BlockingHandler, string> started, Recorder<BlockingHandler, int> handled) : IEventHandler<Job>
+    {
+        public ValueTask HandleAsync(Job @event, MessageContext context, CancellationToken cancellationToken)
+        {
+            if (@event.Behaviour == "block")
+            {
+                started.Add("blocking");
+                release.Wait(CancellationToken.None);
+                return default;
+            }
+
+            handled.Add(@event.N);
+            return default;
         }
     }
 
