@@ -19,7 +19,11 @@ public enum CommitMode
     /// <summary>After the handler succeeded (at-least-once): every <see cref="ConsumerGroupOptions.CommitEvery"/> events or <see cref="ConsumerGroupOptions.CommitInterval"/>, and whenever the group catches up or stops.</summary>
     AfterHandling = 0,
 
-    /// <summary>Before the handler runs (at-most-once): an event whose handler fails or is interrupted is not read again.</summary>
+    /// <summary>
+    /// Before the handler runs (at-most-once): an event whose handler fails or is interrupted is not read again. A failure is not
+    /// attempted again (<see cref="ConsumerGroupOptions.Redelivery"/> does not apply) nor dead-lettered: it is reported to
+    /// <see cref="EventBusOptions.OnUndelivered"/> and the group goes on.
+    /// </summary>
     BeforeHandling = 1,
 
     /// <summary>Only when the handler calls <see cref="MessageContext.Commit"/>. Uncommitted events count against <see cref="ConsumerGroupOptions.Capacity"/>.</summary>
@@ -126,6 +130,10 @@ public sealed class ConsumerGroupOptions
         if (!Enum.IsDefined(OnFailure))
         {
             yield return $"ConsumerGroupOptions.OnFailure of {owner} must be Skip or Stop; it is {(int)OnFailure}.";
+        }
+        else if (OnFailure == StreamFailurePolicy.Stop && CommitMode == CommitMode.BeforeHandling)
+        {
+            yield return $"ConsumerGroupOptions.OnFailure of {owner} is Stop with CommitMode BeforeHandling; an at-most-once group commits each event before its handler runs, so a group stopped on a failed event could never resume on it. Use OnFailure = Skip (the failure is reported), or CommitMode.AfterHandling.";
         }
 
         if (FullPolicy is not (FullPolicy.Wait or FullPolicy.FailFast))

@@ -77,6 +77,11 @@ internal sealed partial class StreamConsumer
                 return false; // cut short by the stop of the bus: not handled, not committed
             }
 
+            if (_settings.CommitMode == CommitMode.BeforeHandling)
+            {
+                return FailAtMostOnce(worker, entry, context, failure);
+            }
+
             if (failure.Kind == SettlementKind.DeadLetter || attempt >= _settings.Redelivery.MaxDeliveries)
             {
                 return Fail(worker, entry, context, failure, attempt, firstFailure.Value, now);
@@ -157,6 +162,20 @@ internal sealed partial class StreamConsumer
         worker.DeadLettered++;
         Count(Metrics.DeadLettered);
         _bus.DeadLetter(_deadLetters, new DeadLetter(entry.Message, context, Topic, Name, reason, failure.Exception, attempts, firstFailure, lastFailure), failure.Exception);
+        return true;
+    }
+
+    /// <summary>
+    /// At-most-once (<see cref="CommitMode.BeforeHandling"/>): the event was committed before its handler ran, so a failure is final
+    /// at once, as for a queue subscription acknowledged before handling: no further attempt, no dead letter; it is counted, logged
+    /// and reported to <see cref="EventBusOptions.OnUndelivered"/>, and the group goes on with the next event.
+    /// </summary>
+    private bool FailAtMostOnce(WorkerState worker, in StreamEntry entry, MessageContext context, AttemptFailure failure)
+    {
+        worker.Failed++;
+        Count(Metrics.Failed);
+        var reason = failure.Kind == SettlementKind.None ? UndeliveredReason.HandlerFailed : UndeliveredReason.Nacked;
+        _bus.ReportUndelivered(new UndeliveredMessage(entry.Message, context, Topic, Name, reason, failure.Exception));
         return true;
     }
 

@@ -286,7 +286,7 @@ public sealed class ConsumerGroupTests
     }
 
     [Fact]
-    public async Task AtMostOnce_HandlerFailsAndGroupStops_TheFailedEventIsNotReadAgain()
+    public async Task AtMostOnce_HandlerFails_NeitherRetriedNorDeadLetteredButReportedAndTheGroupGoesOn()
     {
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
         await bus.PublishReadingsAsync(0, 6);
@@ -302,15 +302,35 @@ public sealed class ConsumerGroupTests
         {
             o.StartPosition = StreamPosition.First;
             o.CommitMode = CommitMode.BeforeHandling;
-            o.OnFailure = StreamFailurePolicy.Stop;
+            o.Redelivery = new RedeliveryOptions { MaxDeliveries = 3, ImmediateRetries = 2 };
         });
 
-        await group.Completion.Invoking(c => c.Within()).Should().ThrowAsync<InvalidOperationException>().WithMessage("boom");
-        group.GetInfo().CommittedOffset.Should().Be(4, "at-most-once committed offset 3 before handling it");
-        var again = new GroupLog();
-        await using var resumed = await bus.SubscribeAsync("once", again);
-        await again.WaitForCountAsync(2);
-        again.Offsets.Should().Equal(4, 5);
+        await seen.WaitForCountAsync(6);
+        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 6, "the group committed every event");
+
+        seen.Offsets.Should().Equal([0, 1, 2, 3, 4, 5], "at-most-once attempts each event once, the failed one included");
+        var report = bus.Undelivered.Items.Should().ContainSingle().Subject;
+        report.Reason.Should().Be(UndeliveredReason.HandlerFailed);
+        report.Context.Offset.Should().Be(3);
+        report.Exception.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Be("boom");
+        bus.Get<IDeadLetterQueue>().GetDeadLetters().Should().BeEmpty("an at-most-once failure is reported, not dead-lettered");
+        await group.DisposeAsync();
+        group.Completion.IsCompletedSuccessfully.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task AtMostOnce_WithFailurePolicyStop_IsRejected()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
+
+        var failures = (await bus.Invoking(b => b.SubscribeAsync("once", new GroupLog(), o =>
+        {
+            o.CommitMode = CommitMode.BeforeHandling;
+            o.OnFailure = StreamFailurePolicy.Stop;
+        }).AsTask()).Should().ThrowAsync<OptionsValidationException>()).Which.Failures;
+
+        failures.Should().ContainSingle().Which.Should().StartWith(
+            $"ConsumerGroupOptions.OnFailure of consumer group 'once' on stream '{typeof(Reading).FullName}' is Stop with CommitMode BeforeHandling");
     }
 
     [Fact]
