@@ -157,7 +157,7 @@ internal sealed partial class EventBusRuntime
     {
         if (Volatile.Read(ref _state) >= Stopping)
         {
-            ThrowHelper.ThrowStopped();
+            ThrowHelper.ThrowStoppedForCommand();
         }
 
         if (Metrics.Published.Enabled)

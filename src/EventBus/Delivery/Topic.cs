@@ -95,7 +95,7 @@ internal sealed class Topic
         {
             if (_completed)
             {
-                ThrowHelper.ThrowStopped();
+                ThrowStopped();
             }
 
             if (!subscription.HasRoom(1))
@@ -121,6 +121,17 @@ internal sealed class Topic
         }
 
         Log?.Complete();
+    }
+
+    /// <summary>Refuses a message after the stop, naming the API it came through: a command's queue, or an event's topic.</summary>
+    private void ThrowStopped()
+    {
+        if (IsCommand)
+        {
+            ThrowHelper.ThrowStoppedForCommand();
+        }
+
+        ThrowHelper.ThrowStopped();
     }
 
     private async ValueTask PublishSlowAsync(object? message, MessageContext context, Batch? batch, IBackpressured blocked, CancellationToken cancellationToken)
@@ -155,7 +166,7 @@ internal sealed class Topic
         Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks and writes happen under the topic lock.");
         if (_completed)
         {
-            ThrowHelper.ThrowStopped();
+            ThrowStopped();
         }
 
         var subscriptions = Subscriptions;

@@ -14,6 +14,10 @@ internal static class ThrowHelper
         throw new ObjectDisposedException(nameof(IEventBus), "The event bus has been stopped and accepts no more messages. Publish before IEventBusControl.StopAsync (or the host's shutdown) is called.");
 
     [DoesNotReturn]
+    public static void ThrowStoppedForCommand() =>
+        throw new ObjectDisposedException(nameof(ICommandBus), "The event bus has been stopped and accepts no more commands. Send or enqueue commands before IEventBusControl.StopAsync (or the host's shutdown) is called.");
+
+    [DoesNotReturn]
     public static void ThrowCommandPublished(Type type) =>
         throw new ArgumentException($"'{type.FullName}' is a command (it implements ICommand); commands have exactly one handler and are sent with ICommandBus.SendAsync, InvokeAsync or EnqueueAsync, not published as events.", "event");
 

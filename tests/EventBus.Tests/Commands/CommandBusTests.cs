@@ -228,8 +228,10 @@ public sealed class CommandBusTests
         var send = async () => await bus.Commands.SendAsync(new Release("SKU-1"));
         var enqueue = async () => await bus.Commands.EnqueueAsync(new Release("SKU-1"));
 
-        await send.Should().ThrowAsync<ObjectDisposedException>();
-        await enqueue.Should().ThrowAsync<ObjectDisposedException>();
+        (await send.Should().ThrowAsync<ObjectDisposedException>()).Which.Should().Match<ObjectDisposedException>(e =>
+            e.ObjectName == nameof(ICommandBus) && e.Message.Contains("accepts no more commands") && !e.Message.Contains("Publish"));
+        (await enqueue.Should().ThrowAsync<ObjectDisposedException>()).Which.Should().Match<ObjectDisposedException>(e =>
+            e.ObjectName == nameof(ICommandBus) && e.Message.Contains("accepts no more commands"));
     }
 
     [Fact]

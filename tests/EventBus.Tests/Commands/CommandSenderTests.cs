@@ -230,8 +230,8 @@ public sealed class CommandSenderTests
         var send = async () => await sender.SendAsync(new Reserve("SKU-1", 1));
         var invoke = async () => await sender.InvokeAsync(new Reserve("SKU-1", 1));
 
-        await send.Should().ThrowExactlyAsync<ObjectDisposedException>();
-        await invoke.Should().ThrowExactlyAsync<ObjectDisposedException>();
+        (await send.Should().ThrowExactlyAsync<ObjectDisposedException>()).Which.ObjectName.Should().Be(nameof(ICommandBus));
+        (await invoke.Should().ThrowExactlyAsync<ObjectDisposedException>()).Which.Message.Should().Contain("accepts no more commands");
         bus.Get<Recorder<string>>().Count.Should().Be(1, "the handler ran for the send before the stop only");
     }
 
