@@ -29,7 +29,8 @@ public sealed class SubscriptionOptions
     /// <summary>
     /// Gets or sets how long one handler attempt may run. When it expires the handler's cancellation token is cancelled and the
     /// attempt fails (and is redelivered or dead-lettered); a handler that ignores the token is abandoned after
-    /// <see cref="EventBusOptions.HandlerTimeoutGracePeriod"/> more, and its worker moves on.
+    /// <see cref="EventBusOptions.HandlerTimeoutGracePeriod"/> more, and its worker moves on. With a timeout set, each attempt
+    /// starts on the thread pool, so the timeout also covers a handler that blocks its thread before its first await.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultHandlerTimeout"/> (none). Range: 1 ms to one day.</value>
     public TimeSpan? HandlerTimeout { get; set; }
