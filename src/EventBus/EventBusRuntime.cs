@@ -106,6 +106,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
             throw new EventBusConfigurationException(problems);
         }
 
+        ReserveRegisteredGroups();
         foreach (var built in registry.Built)
         {
             built(this);

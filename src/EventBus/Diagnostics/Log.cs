@@ -26,8 +26,8 @@ internal static partial class Log
     public static partial void BusStarted(ILogger logger, int topicCount, int subscriptionCount, int commandCount);
 
     [LoggerMessage(EventId = 6, EventName = "BusStopped", Level = LogLevel.Information,
-        Message = "Event bus stopped in {Elapsed}: drained {Drained}, {UnfinishedCount} message(s) unfinished")]
-    public static partial void BusStopped(ILogger logger, TimeSpan elapsed, bool drained, int unfinishedCount);
+        Message = "Event bus stopped in {Elapsed}: drained {Drained}, {UnfinishedCount} message(s) unfinished, {LaggingGroupCount} consumer group(s) behind their stream")]
+    public static partial void BusStopped(ILogger logger, TimeSpan elapsed, bool drained, int unfinishedCount, int laggingGroupCount);
 
     [LoggerMessage(EventId = 7, EventName = "UndeliveredCallbackFailed", Level = LogLevel.Error,
         Message = "EventBusOptions.OnUndelivered threw for {MessageType} {MessageId}; the exception is ignored")]
@@ -60,6 +60,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 14, EventName = "OffsetStoreFailed", Level = LogLevel.Error,
         Message = "Consumer group {Group} on stream {Topic} could not save its committed offset {Offset}; it is kept in memory and saved again on the next commit")]
     public static partial void OffsetStoreFailed(ILogger logger, string group, string topic, long offset, Exception exception);
+
+    [LoggerMessage(EventId = 16, EventName = "CommittedOffsetBeyondHead", Level = LogLevel.Warning,
+        Message = "Consumer group {Group} on stream {Topic} committed offset {Offset}, beyond the stream's head {Head}; its reset policy {ResetPolicy} starts it at offset {Position}")]
+    public static partial void CommittedOffsetBeyondHead(ILogger logger, string group, string topic, long offset, long head, OffsetResetPolicy resetPolicy, long position);
 
     [LoggerMessage(EventId = 15, EventName = "SkippedCallbackFailed", Level = LogLevel.Error,
         Message = "EventBusOptions.OnStreamEventsSkipped threw for consumer group {Group} on stream {Topic}; the exception is ignored")]

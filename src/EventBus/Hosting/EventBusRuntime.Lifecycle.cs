@@ -183,11 +183,6 @@ internal sealed partial class EventBusRuntime
             {
                 subscription.CollectUnfinished(unfinished);
             }
-
-            foreach (var consumer in consumers)
-            {
-                consumer.CollectUnfinished(unfinished);
-            }
         }
 
         lock (_unfinished)
@@ -195,10 +190,25 @@ internal sealed partial class EventBusRuntime
             unfinished.InsertRange(0, _unfinished);
         }
 
-        drained = unfinished.Count == 0;
+        // A group's unread events stay in its stream: its lag, not a loss. Groups that never started leave the stream now.
+        var lagging = new List<ConsumerGroupInfo>();
+        foreach (var consumer in consumers)
+        {
+            if (!consumer.IsStarted)
+            {
+                await consumer.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (consumer.GetInfo() is { Lag: > 0 } info)
+            {
+                lagging.Add(info);
+            }
+        }
+
+        drained = unfinished.Count == 0 && lagging.Count == 0;
         Volatile.Write(ref _state, Stopped);
-        var report = new StopReport(drained, _time.GetElapsedTime(started), unfinished);
-        Log.BusStopped(_logger, report.Elapsed, report.Drained, unfinished.Count);
+        var report = new StopReport(drained, _time.GetElapsedTime(started), unfinished, lagging);
+        Log.BusStopped(_logger, report.Elapsed, report.Drained, unfinished.Count, lagging.Count);
         return report;
     }
 

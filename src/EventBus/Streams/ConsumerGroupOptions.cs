@@ -1,6 +1,9 @@
 namespace EventBus;
 
-/// <summary>What a consumer group does when its stored offset was trimmed away by retention (or lies beyond the head).</summary>
+/// <summary>
+/// What a consumer group does when its committed offset is out of range: trimmed away by retention (or, for a group registered
+/// with the builder, the events published before the bus started were trimmed), or beyond the stream's head.
+/// </summary>
 public enum OffsetResetPolicy
 {
     /// <summary>Continue from the oldest retained event; the trimmed events are reported as skipped.</summary>
@@ -43,7 +46,12 @@ public enum StreamFailurePolicy
 /// <summary>Options of one consumer group on a stream.</summary>
 public sealed class ConsumerGroupOptions
 {
-    /// <summary>Gets or sets where a group with no committed offset starts.</summary>
+    /// <summary>
+    /// Gets or sets where a group with no committed offset starts. A group registered with the builder joins its stream when the
+    /// bus is built, before anything is published: for it, <see cref="StreamPosition.First"/>, <see cref="StreamPosition.Last"/>
+    /// and <see cref="StreamPosition.Next"/> all mean the first event published, so events published before the bus starts reach
+    /// it; an offset or a timestamp is resolved when the bus starts.
+    /// </summary>
     /// <value>The default value is <see cref="StreamPosition.Next"/>.</value>
     public StreamPosition StartPosition { get; set; } = StreamPosition.Next;
 
@@ -82,7 +90,10 @@ public sealed class ConsumerGroupOptions
     /// <value>The default value is <see cref="FullPolicy.Wait"/>: a slow group slows publishers rather than losing events.</value>
     public FullPolicy FullPolicy { get; set; } = FullPolicy.Wait;
 
-    /// <summary>Gets or sets how often a failing event is attempted (in place, keeping the order) before <see cref="OnFailure"/> applies.</summary>
+    /// <summary>
+    /// Gets or sets how often a failing event is attempted (in place, keeping the order) before <see cref="OnFailure"/> applies.
+    /// Not used by an at-most-once group (<see cref="CommitMode.BeforeHandling"/>), which attempts each event once.
+    /// </summary>
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultRedelivery"/>.</value>
     public RedeliveryOptions? Redelivery { get; set; }
 

@@ -8,9 +8,9 @@ internal sealed partial class EventBusRuntime : IEventStreams
 {
     private readonly List<StreamConsumer> _consumers = [];
     private IStreamOffsetStore? _offsetStore;
-    private bool _registeredGroupsPrepared;
 
-    private IStreamOffsetStore OffsetStore => _offsetStore ??= _services.GetService<IStreamOffsetStore>() ?? new InMemoryStreamOffsetStore();
+    /// <summary>Gets the offset store, resolved on first use (a store that depends on the bus can be built once the bus is).</summary>
+    internal IStreamOffsetStore OffsetStore => _offsetStore ??= _services.GetService<IStreamOffsetStore>() ?? new InMemoryStreamOffsetStore();
 
     public IAsyncEnumerable<StreamEvent<TEvent>> ReadAsync<TEvent>(StreamPosition from, bool follow = false, CancellationToken cancellationToken = default) =>
         ReadCoreAsync<TEvent>(GetStream(typeof(TEvent)), from, follow, cancellationToken);
@@ -71,34 +71,37 @@ internal sealed partial class EventBusRuntime : IEventStreams
         }
     }
 
-    /// <summary>Starts the registered groups of the topics created so far (the first time the bus starts): loads their offsets and joins their streams.</summary>
-    private async Task PrepareRegisteredGroupsAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the groups registered with the builder and joins them to their streams, when the bus is built: events published
+    /// before the bus starts are kept for them (within their backlog) and delivered once it does.
+    /// </summary>
+    private void ReserveRegisteredGroups()
     {
-        if (_registeredGroupsPrepared)
-        {
-            return;
-        }
-
-        _registeredGroupsPrepared = true;
         foreach (var registration in _registry.StreamGroups)
         {
-            var topic = GetOrCreateTopic(registration.EventType, isCommand: false);
+            var log = _topicsByType[registration.EventType].Log!;
             var invoker = registration.CreateInvoker(new InvokerContext(_services, registration.HandlerType, registration.Lifetime, MiddlewareFor(registration.EventType)));
-            var consumer = CreateConsumer(topic.Log!, registration.Group, invoker, registration.Options);
+            var consumer = CreateConsumer(log, registration.Group, invoker, registration.Options);
+            consumer.Reserve();
+            _consumers.Add(consumer);
+        }
+    }
+
+    /// <summary>When the bus starts: the registered groups load their committed offsets and find where they start.</summary>
+    private async Task PrepareRegisteredGroupsAsync(CancellationToken cancellationToken)
+    {
+        foreach (var consumer in Consumers().Where(c => c.IsReserved))
+        {
             try
             {
-                await consumer.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                await consumer.PrepareAsync(OffsetStore, cancellationToken).ConfigureAwait(false);
             }
             catch (StreamOffsetOutOfRangeException e)
             {
-                // One group that cannot start must not keep the others (or the host) from starting: it is logged and not run.
-                Log.ConsumerGroupFaulted(_logger, registration.Group, topic.Name, -1, 0, e);
-                continue;
-            }
-
-            lock (_consumers)
-            {
-                _consumers.Add(consumer);
+                // One group that cannot start must not keep the others (or the host) from starting: it is logged, leaves the
+                // stream and does not run.
+                Log.ConsumerGroupFaulted(_logger, consumer.Name, consumer.Topic, -1, 0, e);
+                await consumer.DisposeAsync().ConfigureAwait(false);
             }
         }
     }
@@ -122,7 +125,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
         var options = new ConsumerGroupOptions();
         configure?.Invoke(options);
         var consumer = CreateConsumer(log, group, invoker, options);
-        await consumer.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        await consumer.PrepareAsync(OffsetStore, cancellationToken).ConfigureAwait(false);
         lock (_topicsLock)
         {
             lock (_consumers)
@@ -160,7 +163,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
             (options.Redelivery ?? Options.DefaultRedelivery).Clone(),
             options.OnFailure,
             Options.DefaultDeadLetterCapacity);
-        return new StreamConsumer(this, log, group, invoker, settings, OffsetStore);
+        return new StreamConsumer(this, log, group, invoker, settings);
     }
 
     private StreamLog GetStream(Type eventType)

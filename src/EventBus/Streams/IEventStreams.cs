@@ -35,14 +35,18 @@ public interface IEventStreams
     /// <exception cref="StreamOffsetOutOfRangeException">The committed offset was trimmed and the reset policy is <see cref="OffsetResetPolicy.Fail"/>.</exception>
     ValueTask<IStreamSubscription> SubscribeAsync<TEvent>(string group, Func<TEvent, MessageContext, CancellationToken, ValueTask> handler, Action<ConsumerGroupOptions>? configure = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Gets a running consumer group started by <see cref="SubscribeAsync{TEvent}"/> or registered with the builder, or <see langword="null"/>.</summary>
+    /// <summary>
+    /// Gets a consumer group started by <see cref="SubscribeAsync{TEvent}"/>, or registered with the builder (from when the bus is
+    /// built: before the bus starts, <see cref="IStreamSubscription.SeekAsync"/> sets where it starts), or <see langword="null"/>.
+    /// </summary>
     /// <typeparam name="TEvent">The event type of the stream.</typeparam>
     /// <param name="group">The group's name.</param>
-    /// <returns>The group, or <see langword="null"/> when it is not running.</returns>
+    /// <returns>The group, or <see langword="null"/> when it is stopped or unknown.</returns>
     IStreamSubscription? GetSubscription<TEvent>(string group);
 
     /// <summary>
-    /// Moves the committed offset of a group that is not running (or, for a running one, see <see cref="IStreamSubscription.SeekAsync"/>).
+    /// Moves the committed offset of a group that is not running, or of a registered group before the bus starts (for a running
+    /// one, see <see cref="IStreamSubscription.SeekAsync"/>).
     /// </summary>
     /// <typeparam name="TEvent">The event type of the stream.</typeparam>
     /// <param name="group">The group's name.</param>

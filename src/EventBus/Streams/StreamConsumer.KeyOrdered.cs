@@ -30,20 +30,6 @@ internal sealed partial class StreamConsumer
 
     private bool HasInFlight() => _queues is not null && Volatile.Read(ref _low) < Volatile.Read(ref _position);
 
-    /// <summary>Whether the event at <paramref name="offset"/> was already completed out of order (key-ordered), or handled (exclusive).</summary>
-    private bool IsCompletedAbove(long offset)
-    {
-        if (_queues is null)
-        {
-            return offset < Position;
-        }
-
-        lock (_completionLock)
-        {
-            return offset < _low || (offset < _position && _done![offset % _done.Length]);
-        }
-    }
-
     /// <summary>Whether the reader can take the event at <paramref name="position"/>: it is published and (key-ordered) the completion window has room.</summary>
     private bool CanRead(long position, long head) => position < head && (_queues is null || position - Volatile.Read(ref _low) < _done!.Length);
 

@@ -7,6 +7,11 @@ internal sealed partial class StreamConsumer
 {
     public async ValueTask<long> SeekAsync(StreamPosition position, CancellationToken cancellationToken = default)
     {
+        if (IsReserved)
+        {
+            return await SeekReservedAsync(position, cancellationToken).ConfigureAwait(false);
+        }
+
         var request = new SeekRequest(position);
         if (_completion.Task.IsCompleted || _task is null)
         {
@@ -22,6 +27,40 @@ internal sealed partial class StreamConsumer
         }
 
         return await request.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Seeks a group that joined the stream when the bus was built and has not started: it commits there (so the start goes on from
+    /// it), and from now on holds the stream from there.
+    /// </summary>
+    private async ValueTask<long> SeekReservedAsync(StreamPosition position, CancellationToken cancellationToken)
+    {
+        long offset;
+        lock (_log.Lock)
+        {
+            if (!IsReserved)
+            {
+                throw new InvalidOperationException($"Consumer group '{Name}' on stream '{Topic}' started while the seek was asked for; seek it again.");
+            }
+
+            offset = _log.Resolve(position);
+            var old = _position;
+            Room.Invalidate(); // the committed offset may move back
+            MoveTo(offset);
+            Volatile.Write(ref _committed, offset);
+            if (offset < old)
+            {
+                EnterPending(old - offset);
+            }
+            else
+            {
+                LeavePending(offset - old);
+            }
+        }
+
+        _roomWaiter.Wake();
+        await _bus.OffsetStore.SaveAsync(Topic, Name, offset, cancellationToken).ConfigureAwait(false);
+        return offset;
     }
 
     public void CommitFromHandler(long nextOffset)
@@ -89,7 +128,7 @@ internal sealed partial class StreamConsumer
     {
         try
         {
-            await _store.SaveAsync(Topic, Name, offset, cancellationToken).ConfigureAwait(false);
+            await _store!.SaveAsync(Topic, Name, offset, cancellationToken).ConfigureAwait(false);
             Interlocked.Exchange(ref _stored, offset);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -34,8 +34,8 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     private readonly StreamLog _log;
     private readonly HandlerInvoker _invoker;
     private readonly ConsumerGroupSettings _settings;
-    private readonly IStreamOffsetStore _store;
-    private readonly InMemoryStreamOffsetStore.OffsetSlot? _slot;
+    private IStreamOffsetStore? _store; // set by PrepareAsync, before the workers start
+    private InMemoryStreamOffsetStore.OffsetSlot? _slot;
     private readonly AsyncSignal _signal = new();
     private readonly WorkerState[] _workers;
     private readonly DeadLetterStore _deadLetters;
@@ -53,10 +53,11 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     private volatile bool _stopRequested;
     private volatile bool _abandoned;
     private volatile Exception? _fault;
+    private bool _reserved; // joined the stream when the bus was built; PrepareAsync finds where it starts
     private SeekRequest? _seek;
     private RoomWaiter _roomWaiter;
 
-    public StreamConsumer(EventBusRuntime bus, StreamLog log, string name, HandlerInvoker invoker, ConsumerGroupSettings settings, IStreamOffsetStore store)
+    public StreamConsumer(EventBusRuntime bus, StreamLog log, string name, HandlerInvoker invoker, ConsumerGroupSettings settings)
     {
         _bus = bus;
         _log = log;
@@ -64,8 +65,6 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         Name = name;
         _invoker = invoker;
         _settings = settings;
-        _store = store;
-        _slot = (store as InMemoryStreamOffsetStore)?.GetSlot(log.Topic.Name, name);
         _pending = bus.Pending;
         _deadLetters = new DeadLetterStore(settings.DeadLetterCapacity);
         _workers = new WorkerState[settings.Workers];
@@ -116,13 +115,42 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     /// <summary>Gets the publishers' view of the group's backlog limit (read and written under the topic's lock).</summary>
     public RoomCache Room { get; }
 
+    /// <summary>Gets a value indicating whether the group joined its stream when the bus was built and has not started yet.</summary>
+    public bool IsReserved => Volatile.Read(ref _reserved);
+
     /// <summary>
-    /// Loads the committed offset, resolves where to start, and joins the stream: from here on the group holds publishers back and
-    /// retention keeps what it needs. Its workers start with <see cref="Start"/>.
+    /// Joins the stream when the bus is built, before anything is published (a group registered with the builder): from the first
+    /// publish it holds publishers back by its backlog, and retention keeps every event it has not read, as a running group's.
+    /// <see cref="PrepareAsync"/> finds where it starts when the bus starts.
     /// </summary>
-    public async ValueTask PrepareAsync(CancellationToken cancellationToken)
+    public void Reserve()
     {
-        var stored = _slot is not null ? _slot.Read() : await _store.LoadAsync(Topic, Name, cancellationToken).ConfigureAwait(false);
+        lock (_log.Lock)
+        {
+            Debug.Assert(_log.FindGroup(Name) is null, "A registered group's name is used once per stream.");
+            var head = _log.Head;
+            _committed = head;
+            MoveTo(head);
+            _log.AddGroup(this);
+            _reserved = true;
+        }
+    }
+
+    /// <summary>
+    /// Loads the committed offset, resolves where to start, and joins the stream (unless it joined when the bus was built): from
+    /// here on the group holds publishers back and retention keeps what it needs. Its workers start with <see cref="Start"/>.
+    /// </summary>
+    /// <remarks>
+    /// A committed offset (stored, or for a group that joined when the bus was built, the place where it joined) is where the group
+    /// goes on when the stream still holds it. One below the oldest retained event (retention trimmed what the group had not read)
+    /// or beyond the head (an offset store that outlived its stream) is out of range, and the group's
+    /// <see cref="ConsumerGroupOptions.ResetPolicy"/> decides; trimmed events it passes over are reported as skipped. With no
+    /// committed offset, <see cref="ConsumerGroupOptions.StartPosition"/> is resolved now.
+    /// </remarks>
+    public async ValueTask PrepareAsync(IStreamOffsetStore store, CancellationToken cancellationToken)
+    {
+        var slot = (store as InMemoryStreamOffsetStore)?.GetSlot(Topic, Name);
+        var stored = slot is not null ? slot.Read() : await store.LoadAsync(Topic, Name, cancellationToken).ConfigureAwait(false);
         (long From, long Count)? skipped = null;
         long position;
         lock (_log.Lock)
@@ -132,42 +160,84 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
                 ThrowHelper.ThrowStopped();
             }
 
-            if (_log.FindGroup(Name) is not null)
+            var reserved = _reserved;
+            if (!reserved && _log.FindGroup(Name) is { } other)
             {
-                throw new InvalidOperationException($"Consumer group '{Name}' is already running on stream '{Topic}'; dispose its subscription before starting it again.");
+                throw new InvalidOperationException(other.IsReserved
+                    ? $"Consumer group '{Name}' is registered on stream '{Topic}' with AddStreamGroup and starts with the bus; a group name is used once per stream."
+                    : $"Consumer group '{Name}' is already running on stream '{Topic}'; dispose its subscription before starting it again.");
             }
 
             var start = _log.Start;
             var head = _log.Head;
-            if (stored is not { } committed)
+            var joinedAt = _position;
+
+            // A registered group's place in the stream counts as committed, unless its start position names an offset or a time.
+            var committed = stored ?? (reserved && _settings.StartPosition.Kind is not (StreamPositionKind.Offset or StreamPositionKind.Timestamp) ? joinedAt : null);
+            if (committed is not { } from)
             {
                 position = _log.Resolve(_settings.StartPosition);
             }
-            else if (committed >= start)
+            else if (from >= start && from <= head)
             {
-                position = Math.Min(committed, head);
+                position = from;
             }
             else
             {
-                position = _settings.ResetPolicy switch
+                if (_settings.ResetPolicy == OffsetResetPolicy.Fail)
                 {
-                    OffsetResetPolicy.Earliest => start,
-                    OffsetResetPolicy.Latest => head,
-                    _ => throw new StreamOffsetOutOfRangeException($"Consumer group '{Name}' committed offset {committed} on stream '{Topic}', but the stream retains offsets {start} to {head - 1} only: the events in between were trimmed by retention. Its reset policy is Fail; set ConsumerGroupOptions.ResetPolicy to Earliest or Latest to continue, or seek the group with IEventStreams.SeekAsync."),
-                };
-                skipped = (committed, position - committed);
+                    // The group does not start; its committed offset stays what it was (the stream lists it as stopped there).
+                    _committed = from;
+                    throw OutOfRange(from, start, head, stored is null);
+                }
+
+                position = _settings.ResetPolicy == OffsetResetPolicy.Earliest ? start : head;
+
+                if (from < start)
+                {
+                    skipped = (from, position - from);
+                }
+                else
+                {
+                    Log.CommittedOffsetBeyondHead(_bus.Logger, Name, Topic, from, head, _settings.ResetPolicy, position);
+                }
             }
 
+            if (position < _committed)
+            {
+                Room.Invalidate(); // publishers read the group's backlog again
+            }
+
+            // The group counts as pending every event from its position to the head (a registered group already counts those
+            // appended since it joined).
+            var pendingNow = reserved ? head - joinedAt : 0;
             _committed = position;
             MoveTo(position);
             _cursor = _log.OpenCursor(position, _signal);
-            _log.AddGroup(this);
-            EnterPending(head - position);
+            if (!reserved)
+            {
+                _log.AddGroup(this);
+            }
+
+            if (head - position > pendingNow)
+            {
+                EnterPending(head - position - pendingNow);
+            }
+            else
+            {
+                LeavePending(pendingNow - (head - position));
+            }
+
+            _store = store;
+            _slot = slot;
+            _reserved = false;
         }
 
         if (skipped is { } skip)
         {
-            ReportSkipped(skip.From, skip.Count, $"the committed offset was trimmed by retention; reset policy {_settings.ResetPolicy}", leavePending: false);
+            ReportSkipped(skip.From, skip.Count, stored is null
+                ? $"retention trimmed them after the group joined the stream and before it started; reset policy {_settings.ResetPolicy}"
+                : $"the committed offset was trimmed by retention; reset policy {_settings.ResetPolicy}", leavePending: false);
         }
 
         if (stored != position)
@@ -175,6 +245,12 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
             await SaveAsync(position, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private StreamOffsetOutOfRangeException OutOfRange(long committed, long start, long head, bool joined) => new(committed < start
+        ? (joined
+            ? $"Consumer group '{Name}' joined stream '{Topic}' at offset {committed} when the bus was built, but before it started the stream's retention trimmed it to offsets {start} to {head - 1}. Its reset policy is Fail; set ConsumerGroupOptions.ResetPolicy to Earliest or Latest to continue, or loosen the stream's retention."
+            : $"Consumer group '{Name}' committed offset {committed} on stream '{Topic}', but the stream retains offsets {start} to {head - 1} only: the events in between were trimmed by retention. Its reset policy is Fail; set ConsumerGroupOptions.ResetPolicy to Earliest or Latest to continue, or seek the group with IEventStreams.SeekAsync.")
+        : $"Consumer group '{Name}' committed offset {committed} on stream '{Topic}', beyond the stream's head ({head}): its offset store holds a position this stream never reached (a store kept longer than the stream, or shared with another). Its reset policy is Fail; set ConsumerGroupOptions.ResetPolicy to Earliest or Latest to continue, or seek the group with IEventStreams.SeekAsync.");
 
     /// <summary>Starts the workers (after <see cref="PrepareAsync"/>).</summary>
     public void Start()
@@ -197,8 +273,12 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         _signal.Wake(); // (key-ordered workers see the stop when the reader, leaving, completes their queues)
         if (_task is null)
         {
-            // Prepared but never started (the bus did not start): leave the stream.
-            Leave();
+            // Joined or prepared but never started (the bus did not start): leave the stream, once.
+            if (!_completion.Task.IsCompleted)
+            {
+                Leave();
+            }
+
             return;
         }
 
@@ -211,22 +291,6 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         _abandoned = true;
         Interlocked.MemoryBarrier();
         _signal.Wake();
-    }
-
-    /// <summary>After the bus gave up waiting: reports the events the group had not processed (they die with the in-memory stream).</summary>
-    public void CollectUnfinished(List<UndeliveredMessage> unfinished)
-    {
-        foreach (var entry in _log.Snapshot(Committed))
-        {
-            if (IsCompletedAbove(entry.Offset))
-            {
-                continue;
-            }
-
-            var undelivered = new UndeliveredMessage(entry.Message, entry.ToContext(Topic, Name), Topic, Name, UndeliveredReason.NotStartedBeforeStop, null);
-            _bus.ReportUndelivered(undelivered);
-            unfinished.Add(undelivered);
-        }
     }
 
     /// <summary>Waits until <paramref name="count"/> more events fit the group's backlog, the bus or the group stops, or <paramref name="cancellationToken"/> fires.</summary>

@@ -5,7 +5,7 @@ internal sealed partial class StreamLog
 {
     /// <summary>
     /// Under the lock: links a pooled or new segment at the head; then, with neither retention option, moves the start to the
-    /// lowest offset a group still needs, which frees the whole segments behind it.
+    /// lowest offset that the default history or a group still needs, which frees the whole segments behind it.
     /// </summary>
     private Segment AddSegment(long baseOffset)
     {
@@ -15,8 +15,8 @@ internal sealed partial class StreamLog
         _last = segment;
         if (_options.MaxCount is null && _options.MaxAge is null)
         {
-            // No retention: keep what some group still needs (a stopped group: up to its capacity), nothing more.
-            var floor = _next;
+            // No retention option: keep the default history, and what some group still needs (a stopped group: up to its capacity).
+            var floor = _next - StreamOptions.DefaultHistory;
             foreach (var group in _groups)
             {
                 floor = Math.Min(floor, group.Committed);

@@ -13,8 +13,10 @@ namespace EventBus;
 /// to the garbage collector). A cursor takes the lock once per segment (every <see cref="SegmentSize"/> events).</para>
 /// <para>Retention: <see cref="Start"/> is the first retained offset. With <see cref="StreamOptions.MaxCount"/> it follows the
 /// head exactly; with <see cref="StreamOptions.MaxAge"/> it moves past expired events on append and on a timer due when the
-/// oldest event expires; with neither, it moves (when a segment fills) to the lowest offset a group still needs. Memory is
-/// freed by whole segments, so up to one segment more than the retained range is held.</para>
+/// oldest event expires; with neither, it moves (when a segment fills) to the lowest offset that the default history
+/// (<see cref="StreamOptions.DefaultHistory"/>) or a group still needs. A group counts from when it joins: a group registered with
+/// the builder joins when the bus is built. Memory is freed by whole segments, so up to one segment more than the retained range
+/// is held.</para>
 /// </remarks>
 [DebuggerDisplay("{Topic.Name,nq}: [{Start}, {Head})")]
 internal sealed partial class StreamLog
@@ -273,24 +275,6 @@ internal sealed partial class StreamLog
                 .ToList();
             return new StreamInfo(Topic.Name, _start, _next, groups);
         }
-    }
-
-    /// <summary>Under the lock: the events from <paramref name="from"/> to the head (for the report of a stop that could not finish them).</summary>
-    public List<StreamEntry> Snapshot(long from)
-    {
-        var entries = new List<StreamEntry>();
-        lock (_lock)
-        {
-            for (var segment = _first; segment is not null; segment = segment.Next)
-            {
-                for (var offset = Math.Max(from, Math.Max(segment.Base, _start)); offset < Math.Min(segment.Base + SegmentSize, _next); offset++)
-                {
-                    entries.Add(new StreamEntry(segment.Records[offset - segment.Base], offset));
-                }
-            }
-        }
-
-        return entries;
     }
 
     /// <summary>Wakes the readers waiting for events (after a full fence that orders what they wait for before their flags).</summary>

@@ -1,11 +1,20 @@
 namespace EventBus;
 
 /// <summary>
-/// Retention of a stream (the log of one event type). Either limit trims when reached; with neither, an event is kept until every
-/// running consumer group has committed past it.
+/// Retention of a stream (the log of one event type). Either limit trims when reached, whether or not a consumer group still needs
+/// the events (a group that falls that far behind skips them, and reports it). With neither, the stream keeps its newest
+/// <see cref="DefaultHistory"/> events for replay, and longer every event a consumer group has not processed yet (bounded by the
+/// group's backlog).
 /// </summary>
 public sealed class StreamOptions
 {
+    /// <summary>
+    /// How many of its newest events a stream keeps, for replay and for groups that start later, when neither <see cref="MaxCount"/>
+    /// nor <see cref="MaxAge"/> is set. Events a consumer group has not processed yet are kept beyond it. Memory is freed in
+    /// segments of 512 events, so up to 511 more are held.
+    /// </summary>
+    public const int DefaultHistory = 10_000;
+
     /// <summary>Gets or sets how many events the stream keeps at most; older events are trimmed.</summary>
     /// <value>The default value is <see langword="null"/>: no count limit. Range: 1 to 1,073,741,824.</value>
     public long? MaxCount { get; set; }

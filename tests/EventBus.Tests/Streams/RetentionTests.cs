@@ -188,28 +188,39 @@ public sealed class RetentionTests
     }
 
     [Fact]
-    public async Task NoRetention_GroupsKeepUp_MemoryStaysBoundedByCapacityAndOneSegment()
+    public async Task NoRetention_GroupsKeepUp_MemoryStaysBoundedByTheDefaultHistoryAndOneSegment()
     {
-        const int Capacity = 256;
+        const int Capacity = 256, Events = 3 * StreamOptions.DefaultHistory;
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
         var log = new GroupLog();
         await using var group = await bus.SubscribeAsync("g", log, o => o.Capacity = Capacity);
-        await bus.PublishReadingsAsync(0, 20_000);
-        await log.WaitForCountAsync(20_000);
+        await bus.PublishReadingsAsync(0, Events);
+        await log.WaitForCountAsync(Events);
 
         var info = bus.Streams().GetStreamInfo<Reading>();
-        info.NextOffset.Should().Be(20_000);
-        info.RetainedCount.Should().BeLessThanOrEqualTo(Capacity + StreamLogSegment, "without retention only what a group still needs is kept (trimmed by whole segments)");
-        log.Offsets.Should().Equal(Enumerable.Range(0, 20_000).Select(i => (long)i));
+        info.NextOffset.Should().Be(Events);
+        info.RetainedCount.Should().BeInRange(StreamOptions.DefaultHistory, StreamOptions.DefaultHistory + StreamLogSegment,
+            "without a retention option a caught-up group needs nothing more than the default history (trimmed by whole segments)");
+        log.Offsets.Should().Equal(Enumerable.Range(0, Events).Select(i => (long)i));
     }
 
     [Fact]
-    public async Task NoRetentionAndNoGroup_EventsAreNotKept()
+    public async Task NoRetentionAndNoGroup_KeepsTheDefaultHistoryForReplay()
     {
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
         await bus.PublishReadingsAsync(0, 2000);
 
-        bus.Streams().GetStreamInfo<Reading>().RetainedCount.Should().BeLessThanOrEqualTo(StreamLogSegment);
+        var replayed = await bus.Streams().ReadAsync<Reading>(StreamPosition.First).Select(e => e.Offset).ToListAsync();
+        replayed.Should().Equal(Enumerable.Range(0, 2000).Select(i => (long)i), "a stream keeps its newest events for replay by default");
+
+        const int More = 3 * StreamOptions.DefaultHistory;
+        await bus.PublishReadingsAsync(2000, More);
+        var info = bus.Streams().GetStreamInfo<Reading>();
+        info.RetainedCount.Should().BeInRange(StreamOptions.DefaultHistory, StreamOptions.DefaultHistory + StreamLogSegment,
+            "the default history is kept, trimmed by whole segments of 512");
+        var first = info.FirstOffset;
+        (await bus.Streams().ReadAsync<Reading>(StreamPosition.First).Select(e => e.Offset).ToListAsync())
+            .Should().Equal(Enumerable.Range((int)first, (int)(2000 + More - first)).Select(i => (long)i), "a replay reads the whole retained history in order");
     }
 
     private const int StreamLogSegment = 512;
