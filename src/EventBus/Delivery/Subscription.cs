@@ -115,7 +115,9 @@ internal sealed partial class Subscription : IBackpressured
     /// <summary>Gets a task that completes when every worker has exited.</summary>
     public Task Completion => _workerTasks is { } tasks ? Task.WhenAll(tasks) : Task.CompletedTask;
 
-    public bool IsCurrentWorker() => Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this);
+    public bool IsCurrentWorker() => _lanes is null
+        ? Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this)
+        : EventBusRuntime.CurrentSubscription.Value is EnvelopeRing lane && IsBlockedByOwnLane(lane);
 
     public bool HasRoom(int count) => _buffered.HasRoom(count, Capacity, ref _scheduled);
 
@@ -188,6 +190,19 @@ internal sealed partial class Subscription : IBackpressured
         return false;
     }
 
+    /// <summary>
+    /// Whether a key-ordered worker whose lane is <paramref name="lane"/>, publishing from its handler, would wait for ever: the
+    /// subscription is full and everything buffered is in that lane, which only this worker takes from. Under the topic's lock no
+    /// write fills another lane, so lanes found empty stay empty while the room is read: no false alarm.
+    /// </summary>
+    private bool IsBlockedByOwnLane(EnvelopeRing lane)
+    {
+        lock (Topic.SyncRoot)
+        {
+            return _lanes!.OnlyThisLaneHasEntries(lane) && !HasRoom(1);
+        }
+    }
+
     /// <summary>Waits until <paramref name="count"/> messages fit, the bus stops, or <paramref name="cancellationToken"/> fires.</summary>
     /// <remarks>The fence that <see cref="RoomWaiter"/> needs: a worker counts a take (a full fence), then wakes the waiters.</remarks>
     public Task WaitForRoomAsync(int count, CancellationToken cancellationToken) =>
@@ -248,8 +263,9 @@ internal sealed partial class Subscription : IBackpressured
     /// </summary>
     private async Task RunWorkerAsync(WorkerState worker, EnvelopeBuffer reader, BatchHandlerInvoker? batchInvoker)
     {
-        // Lets a publish from inside this handler see that it would wait on its own buffer (see Topic.PublishSlowAsync).
-        EventBusRuntime.CurrentSubscription.Value = this;
+        // Lets a publish from inside this handler see that it would wait on its own buffer (see Topic.PublishSlowAsync); a
+        // key-ordered worker is known by its lane, the one buffer only it drains.
+        EventBusRuntime.CurrentSubscription.Value = _lanes is null ? this : reader;
         var batch = batchInvoker is null ? null : new List<Envelope>(Math.Min(batchInvoker.MaxBatchSize, 1024));
         while (true)
         {

@@ -60,6 +60,25 @@ internal sealed class KeyedLanes
         return false;
     }
 
+    /// <summary>Whether <paramref name="lane"/> is one of these lanes and every other lane is empty.</summary>
+    public bool OnlyThisLaneHasEntries(EnvelopeRing lane)
+    {
+        var found = false;
+        foreach (var other in _lanes)
+        {
+            if (ReferenceEquals(other, lane))
+            {
+                found = true;
+            }
+            else if (other.HasEntries)
+            {
+                return false;
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>Refuses later writes and wakes every worker; what is buffered can still be read. The caller holds the topic's lock.</summary>
     public void Complete()
     {

@@ -323,6 +323,61 @@ public sealed class KeyOrderedQueueTests : DeliveryContractTests
     }
 
     [Fact]
+    public async Task PublishAsync_FromAHandlerIntoItsOwnFullLane_ThrowsInsteadOfDeadlocking()
+    {
+        var key = KeyOnWorker(0, 2);
+        await using var bus = await StartScriptedAsync(o =>
+        {
+            o.Workers = 2;
+            o.Capacity = 2;
+        });
+        var cascades = bus.Get<Recorder<ScriptedHandler, Exception?>>();
+
+        await PublishAsync(bus, key, 0, hold: true, cascade: true);
+        await bus.Get<Recorder<ScriptedHandler, (string Key, int Seq, int DeliveryCount)>>().WaitForCountAsync(1);
+        await PublishAsync(bus, key, 1);
+        await PublishAsync(bus, key, 2);
+        bus.Get<Gate<ScriptedHandler>>().Open();
+
+        // Everything buffered is in the publishing worker's own lane: only that worker could make room.
+        var thrown = (await cascades.WaitForCountAsync(1)).Single();
+        thrown.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("would deadlock").And.Contain(typeof(ScriptedHandler).FullName);
+        (await bus.Log<ScriptedHandler, string>().WaitForCountAsync(3)).Should().Equal($"{key}#0", $"{key}#1", $"{key}#2");
+    }
+
+    [Fact]
+    public async Task PublishAsync_FromAHandlerWhileAnotherLaneHoldsMessages_WaitsForThatLanesWorkerAndSucceeds()
+    {
+        var key = KeyOnWorker(0, 2);
+        var other = KeyOnWorker(1, 2);
+        await using var bus = await StartScriptedAsync(o =>
+        {
+            o.Workers = 2;
+            o.Capacity = 2;
+        });
+        var cascades = bus.Get<Recorder<ScriptedHandler, Exception?>>();
+        var started = bus.Get<Recorder<ScriptedHandler, (string Key, int Seq, int DeliveryCount)>>();
+        var otherGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Get<FailPlan>().HoldOn(other, 0, otherGate.Task);
+
+        await PublishAsync(bus, key, 0, hold: true, cascade: true);
+        await PublishAsync(bus, other, 0);
+        await started.WaitForCountAsync(2);
+        await PublishAsync(bus, key, 1);
+        await PublishAsync(bus, other, 1); // the subscription is full: one message in each lane
+        bus.Get<Gate<ScriptedHandler>>().Open();
+
+        // The cascade is being published into a full subscription whose other lane holds a message: its worker can make room.
+        await bus.Get<Recorder<ScriptedHandler, Keyed>>().WaitForCountAsync(1);
+        cascades.Count.Should().Be(0, "the cascade waits: no room is made until the other worker takes its message");
+        otherGate.SetResult();
+
+        (await cascades.WaitForCountAsync(1)).Single().Should().BeNull("the cascade was published once the other worker took its message");
+        (await bus.Log<ScriptedHandler, string>().WaitForCountAsync(5)).Where(h => h.StartsWith(key, StringComparison.Ordinal))
+            .Should().Equal($"{key}#0", $"{key}#1", $"{key}#1000");
+    }
+
+    [Fact]
     public async Task GetService_KeyOrderedWithABatchHandlerAndWithDropOldest_ThrowsOneOptionsValidationExceptionNamingEach()
     {
         await using var bus = TestBus.Build(b => b
