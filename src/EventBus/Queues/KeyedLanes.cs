@@ -4,7 +4,7 @@ namespace EventBus;
 
 /// <summary>
 /// The buffer of a key-ordered subscription (<see cref="DeliveryMode.KeyOrdered"/>): one lane per worker, each an
-/// <see cref="EnvelopeRing"/> that only its worker waits on and reads. A write puts an envelope in the lane of its partition key
+/// <see cref="EnvelopeRing"/> that only its worker waits on and takes from (but for a stop, which reports what is left). A write puts an envelope in the lane of its partition key
 /// (<see cref="PartitionKeys"/>), so the messages of one key queue up behind one another in publish order and one worker takes
 /// them one at a time; envelopes without a key go round the lanes.
 /// </summary>
