@@ -17,7 +17,7 @@ public sealed class EventBusOptions
     /// <value>The default value is <see cref="FullPolicy.Wait"/>.</value>
     public FullPolicy DefaultFullPolicy { get; set; } = FullPolicy.Wait;
 
-    /// <summary>Gets or sets the number of workers of <see cref="DeliveryMode.Queue"/> subscriptions that do not set their own.</summary>
+    /// <summary>Gets or sets the number of workers of <see cref="DeliveryMode.Queue"/> and <see cref="DeliveryMode.KeyOrdered"/> subscriptions that do not set their own.</summary>
     /// <value>The default value is <see cref="Environment.ProcessorCount"/>. Range: 1 to <see cref="MaxWorkers"/>.</value>
     public int QueueWorkers { get; set; } = Environment.ProcessorCount;
 

@@ -71,9 +71,8 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
             // Handlers of an interface or base type included: their topics are created on first publish, but a bad combination
             // of their own options must fail now, not on every publish.
             failures.AddRange(registry.EventHandlers
-                .Select(h => ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast).Error)
-                .Concat(registry.CommandHandlers.Select(h => ResolveOptions(h.CommandType, h.HandlerType, DeliveryMode.Queue).Error))
-                .OfType<string>()
+                .SelectMany(h => ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast, h.IsBatch).Errors)
+                .Concat(registry.CommandHandlers.SelectMany(h => ResolveOptions(h.CommandType, h.HandlerType, DeliveryMode.Queue, isBatch: false).Errors))
                 .Distinct());
         }
 
@@ -139,7 +138,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
     {
         if (options.Mode is { } mode && !Enum.IsDefined(mode))
         {
-            yield return $"SubscriptionOptions.Mode of {owner} must be Broadcast or Queue; it is {(int)mode}.";
+            yield return $"SubscriptionOptions.Mode of {owner} must be one of {string.Join(", ", Enum.GetNames<DeliveryMode>())}; it is {(int)mode}.";
         }
 
         if (options.Workers is < 1 or > EventBusOptions.MaxWorkers)
@@ -235,7 +234,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
         }
 
         return chosen.Values
-            .Select(r => CreateSubscription(topic, r.HandlerType, r.CreateInvoker(new InvokerContext(_services, r.HandlerType, r.Lifetime, MiddlewareFor(topic.MessageType))), DeliveryMode.Broadcast))
+            .Select(r => CreateSubscription(topic, r.HandlerType, r.CreateInvoker(new InvokerContext(_services, r.HandlerType, r.Lifetime, MiddlewareFor(topic.MessageType))), DeliveryMode.Broadcast, r.IsBatch))
             .ToArray();
     }
 
@@ -243,37 +242,55 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
     private bool IsGroupHandler(EventHandlerRegistration registration) =>
         _registry.StreamGroups.Exists(g => g.HandlerType == registration.HandlerType && g.EventType == registration.MessageType);
 
-    private Subscription CreateSubscription(Topic topic, Type handlerType, HandlerInvoker invoker, DeliveryMode defaultMode)
+    private Subscription CreateSubscription(Topic topic, Type handlerType, HandlerInvoker invoker, DeliveryMode defaultMode, bool isBatch)
     {
-        var (settings, error) = ResolveOptions(topic.MessageType, handlerType, defaultMode);
-        if (error is not null)
+        var (settings, errors) = ResolveOptions(topic.MessageType, handlerType, defaultMode, isBatch);
+        if (errors.Count > 0)
         {
-            throw new OptionsValidationException(MessageTypes.GetKey(handlerType), typeof(SubscriptionOptions), [error]);
+            throw new OptionsValidationException(MessageTypes.GetKey(handlerType), typeof(SubscriptionOptions), errors);
         }
 
         return new Subscription(this, topic, handlerType, invoker, settings);
     }
 
-    /// <summary>The effective options of a subscription: the handler's over the topic's over the bus defaults.</summary>
-    private (SubscriptionSettings Settings, string? Error) ResolveOptions(Type messageType, Type handlerType, DeliveryMode defaultMode)
+    /// <summary>
+    /// The effective options of a subscription: the handler's over the topic's over the bus defaults; with the combinations that
+    /// the subscription cannot honour (each a full sentence naming the option and its value), empty when there is none.
+    /// </summary>
+    private (SubscriptionSettings Settings, List<string> Errors) ResolveOptions(Type messageType, Type handlerType, DeliveryMode defaultMode, bool isBatch)
     {
         var options = new SubscriptionOptions();
         options.Apply(_registry.Topics.GetValueOrDefault(messageType));
         options.Apply(_registry.HandlerOptions.GetValueOrDefault(handlerType));
         var mode = options.Mode ?? defaultMode;
-        var workers = options.Workers ?? (mode == DeliveryMode.Queue ? Options.QueueWorkers : 1);
-        var error = mode == DeliveryMode.Broadcast && workers != 1
-            ? $"SubscriptionOptions.Workers of subscription '{MessageTypes.GetKey(handlerType)}' on topic '{MessageTypes.GetKey(messageType)}' is {workers}, but its Mode is Broadcast, which delivers in order with one worker; set Mode = DeliveryMode.Queue for competing workers."
-            : null;
+        var workers = options.Workers ?? (mode is DeliveryMode.Queue or DeliveryMode.KeyOrdered ? Options.QueueWorkers : 1);
+        var fullPolicy = options.FullPolicy ?? Options.DefaultFullPolicy;
+        var subscription = $"subscription '{MessageTypes.GetKey(handlerType)}' on topic '{MessageTypes.GetKey(messageType)}'";
+        var errors = new List<string>();
+        if (mode == DeliveryMode.Broadcast && workers != 1)
+        {
+            errors.Add($"SubscriptionOptions.Workers of {subscription} is {workers}, but its Mode is Broadcast, which delivers in order with one worker; set Mode = DeliveryMode.Queue for competing workers, or DeliveryMode.KeyOrdered for parallel workers in order per partition key.");
+        }
+
+        if (mode == DeliveryMode.KeyOrdered && isBatch)
+        {
+            errors.Add($"SubscriptionOptions.Mode of {subscription} is KeyOrdered, but its handler is a batch handler (AddBatchEventHandler), whose batches mix keys; use Mode = DeliveryMode.Queue or Broadcast for a batch handler, or register it with AddEventHandler.");
+        }
+
+        if (mode == DeliveryMode.KeyOrdered && fullPolicy == FullPolicy.DropOldest)
+        {
+            errors.Add($"SubscriptionOptions.FullPolicy of {subscription} is DropOldest, but its Mode is KeyOrdered, whose buffer is one lane per worker with no oldest message across them; use FullPolicy.DropNewest, Wait or FailFast.");
+        }
+
         var settings = new SubscriptionSettings(
             mode,
             workers,
             options.Capacity ?? Options.DefaultCapacity,
-            options.FullPolicy ?? Options.DefaultFullPolicy,
+            fullPolicy,
             (options.Redelivery ?? Options.DefaultRedelivery).Clone(),
             options.HandlerTimeout ?? Options.DefaultHandlerTimeout,
             options.AckMode ?? AckMode.AfterHandling,
             options.DeadLetterCapacity ?? Options.DefaultDeadLetterCapacity);
-        return (settings, error);
+        return (settings, errors);
     }
 }

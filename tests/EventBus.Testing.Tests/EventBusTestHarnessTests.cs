@@ -189,6 +189,38 @@ public sealed class EventBusTestHarnessTests
     }
 
     [Fact]
+    public async Task WaitForIdleAsync_KeyOrderedSubscription_CountsEveryLanesMessagesAsPendingUntilHandled()
+    {
+        await using var host = await HarnessHost.StartAsync(b => b
+            .AddEventHandler<Step3, Step3Handler>()
+            .ConfigureSubscription<Step3Handler>(o =>
+            {
+                o.Mode = DeliveryMode.KeyOrdered;
+                o.Workers = 2;
+            }));
+        var harness = host.Harness;
+
+        for (var i = 0; i < 6; i++)
+        {
+            await host.Bus.PublishAsync(new Step3(i), new PublishOptions { PartitionKey = $"key-{i % 3}" });
+        }
+
+        await host.Get<Recorder<Step3Handler, string>>().WaitForCountAsync(1);
+        var idle = harness.WaitForIdleAsync();
+        idle.IsCompleted.Should().BeFalse("the workers are held at the gate");
+        harness.Pending.Should().Be(6, "every message is in a handler or waits in its key's lane");
+        host.Get<Gate<Step3Handler>>().Open();
+        await idle;
+
+        harness.Pending.Should().Be(0);
+        host.Get<Recorder<Step3Handler, int>>().Items.Should().BeEquivalentTo([0, 1, 2, 3, 4, 5]);
+        foreach (var key in harness.Handled<Step3>().GroupBy(c => c.Context.PartitionKey))
+        {
+            key.Select(c => c.Message.N).Should().BeInAscendingOrder($"{key.Key}'s messages are handled in publish order");
+        }
+    }
+
+    [Fact]
     public async Task Captures_MixedOutcomes_PublishedHandledFailedDeadLetteredAndUndeliveredAreTyped()
     {
         await using var host = await HarnessHost.StartAsync(b => b

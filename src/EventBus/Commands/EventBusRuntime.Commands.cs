@@ -212,6 +212,6 @@ internal sealed partial class EventBusRuntime
             ThrowHelper.ThrowUnknownCommand(topic.MessageType);
         }
 
-        return [CreateSubscription(topic, route.Context.HandlerType, route.CreateQueueInvoker(), DeliveryMode.Queue)];
+        return [CreateSubscription(topic, route.Context.HandlerType, route.CreateQueueInvoker(), DeliveryMode.Queue, isBatch: false)];
     }
 }

@@ -103,7 +103,8 @@ internal sealed class EnvelopeRing : EnvelopeBuffer
     /// <summary>Gets the ring's length (for tests: it grows to fit what is buffered).</summary>
     internal int Length => Volatile.Read(ref _entries).Length;
 
-    private bool HasEntries => Volatile.Read(ref _cursors.Consumed) < Volatile.Read(ref _cursors.Published);
+    /// <summary>Gets a value indicating whether the ring holds an entry that no reader has taken yet.</summary>
+    public bool HasEntries => Volatile.Read(ref _cursors.Consumed) < Volatile.Read(ref _cursors.Published);
 
     // The entry a woken reader is about to take is left to it: one more means another worker has work now.
     private bool HasMoreThanOne => Volatile.Read(ref _cursors.Consumed) + 1 < Volatile.Read(ref _cursors.Published);

@@ -18,6 +18,9 @@ internal sealed record SubscriptionSettings(
 /// its dead letters.
 /// </summary>
 /// <remarks>
+/// <para>A key-ordered subscription (<see cref="DeliveryMode.KeyOrdered"/>) has one buffer per worker, its lanes
+/// (<see cref="KeyedLanes"/>): the write puts each envelope in the lane of its partition key, and each worker reads its own lane
+/// through the same loop and the same delivery code as any other worker.</para>
 /// <para>The buffer (<see cref="EnvelopeBuffer"/>: a ring of struct <see cref="Envelope"/>s written in place) is bounded by
 /// <see cref="_buffered"/>: the topic checks room and writes under its own lock (so every subscription of a topic sees the same
 /// order and a batch is all-or-nothing), the workers read. Keeping the count ourselves lets the topic check room for a whole
@@ -32,7 +35,8 @@ internal sealed record SubscriptionSettings(
 [DebuggerDisplay("{Name,nq} on {Topic.Name,nq}: {Mode} x{Workers}, {Depth}/{Capacity} buffered")]
 internal sealed partial class Subscription : IBackpressured
 {
-    private readonly EnvelopeBuffer _buffer;
+    private readonly EnvelopeBuffer _buffer; // a key-ordered subscription's first lane, written and drained through _lanes
+    private readonly KeyedLanes? _lanes;
     private readonly HandlerInvoker _invoker;
     private readonly EventBusRuntime _bus;
     private readonly SubscriptionSettings _settings;
@@ -71,8 +75,17 @@ internal sealed partial class Subscription : IBackpressured
             _workers[i] = new WorkerState();
         }
 
-        _buffer = EnvelopeBuffer.Create(settings, batches: invoker is BatchHandlerInvoker);
-        _idle = settings.Workers > 1 ? new IdleWorkers(_buffer) : null;
+        if (settings.Mode == DeliveryMode.KeyOrdered)
+        {
+            Debug.Assert(invoker is not BatchHandlerInvoker && settings.FullPolicy != FullPolicy.DropOldest, "Start-up validation refuses these with key-ordered delivery.");
+            _lanes = new KeyedLanes(settings.Workers, settings.Capacity);
+            _buffer = _lanes[0];
+        }
+        else
+        {
+            _buffer = EnvelopeBuffer.Create(settings, batches: invoker is BatchHandlerInvoker);
+            _idle = settings.Workers > 1 ? new IdleWorkers(_buffer) : null;
+        }
     }
 
     public Topic Topic { get; }
@@ -102,7 +115,9 @@ internal sealed partial class Subscription : IBackpressured
     /// <summary>Gets a task that completes when every worker has exited.</summary>
     public Task Completion => _workerTasks is { } tasks ? Task.WhenAll(tasks) : Task.CompletedTask;
 
-    public bool IsCurrentWorker() => Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this);
+    public bool IsCurrentWorker() => _lanes is null
+        ? Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this)
+        : EventBusRuntime.CurrentSubscription.Value is EnvelopeRing lane && IsBlockedByOwnLane(lane);
 
     public bool HasRoom(int count) => _buffered.HasRoom(count, Capacity, ref _scheduled);
 
@@ -117,8 +132,9 @@ internal sealed partial class Subscription : IBackpressured
             for (var i = 0; i < tasks.Length; i++)
             {
                 var worker = _workers[i];
+                var reader = _lanes?[i] ?? _buffer;
                 var batch = _invoker as BatchHandlerInvoker;
-                tasks[i] = Task.Run(() => RunWorkerAsync(worker, batch));
+                tasks[i] = Task.Run(() => RunWorkerAsync(worker, reader, batch));
             }
         }
 
@@ -165,13 +181,26 @@ internal sealed partial class Subscription : IBackpressured
     {
         Debug.Assert(Topic.SyncRoot.IsHeldByCurrentThread, "Every write to the buffer holds the topic's lock.");
         _buffered.Add();
-        if (_buffer.TryWrite(envelope))
+        if (_lanes is null ? _buffer.TryWrite(envelope) : _lanes.TryWrite(envelope))
         {
             return true;
         }
 
         _buffered.Take();
         return false;
+    }
+
+    /// <summary>
+    /// Whether a key-ordered worker whose lane is <paramref name="lane"/>, publishing from its handler, would wait for ever: the
+    /// subscription is full and everything buffered is in that lane, which only this worker takes from. Under the topic's lock no
+    /// write fills another lane, so lanes found empty stay empty while the room is read: no false alarm.
+    /// </summary>
+    private bool IsBlockedByOwnLane(EnvelopeRing lane)
+    {
+        lock (Topic.SyncRoot)
+        {
+            return _lanes!.OnlyThisLaneHasEntries(lane) && !HasRoom(1);
+        }
     }
 
     /// <summary>Waits until <paramref name="count"/> messages fit, the bus stops, or <paramref name="cancellationToken"/> fires.</summary>
@@ -182,7 +211,15 @@ internal sealed partial class Subscription : IBackpressured
     /// <summary>Stops accepting: completes the buffer (workers drain what is in it) and wakes publishers waiting for room.</summary>
     public void CompleteWriter()
     {
-        _buffer.Complete();
+        if (_lanes is null)
+        {
+            _buffer.Complete();
+        }
+        else
+        {
+            _lanes.Complete();
+        }
+
         _roomWaiter.Wake();
     }
 
@@ -197,7 +234,7 @@ internal sealed partial class Subscription : IBackpressured
     public void CollectUnfinished(List<UndeliveredMessage> unfinished)
     {
         _abandoned = true;
-        while (_buffer.TryRead(out var envelope))
+        while (_lanes is null ? _buffer.TryRead(out var envelope) : _lanes.TryRead(out envelope))
         {
             _buffered.Take();
             unfinished.Add(Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.NotStartedBeforeStop, null));
@@ -219,15 +256,16 @@ internal sealed partial class Subscription : IBackpressured
     }
 
     /// <summary>
-    /// A worker's loop: wait for work, then drain the buffer into the handler (one message at a time, or in batches).
-    /// The idle protocol of competing workers (<see cref="IdleWorkers"/>) is inlined so that its awaits run in this loop's state
-    /// machine, which lives as long as the worker: going idle and waking up allocate nothing.
+    /// A worker's loop: wait for work, then drain <paramref name="reader"/> (the subscription's buffer, or a key-ordered worker's
+    /// own lane) into the handler (one message at a time, or in batches). The idle protocol of competing workers
+    /// (<see cref="IdleWorkers"/>) is inlined so that its awaits run in this loop's state machine, which lives as long as the
+    /// worker: going idle and waking up allocate nothing.
     /// </summary>
-    private async Task RunWorkerAsync(WorkerState worker, BatchHandlerInvoker? batchInvoker)
+    private async Task RunWorkerAsync(WorkerState worker, EnvelopeBuffer reader, BatchHandlerInvoker? batchInvoker)
     {
-        // Lets a publish from inside this handler see that it would wait on its own buffer (see Topic.PublishSlowAsync).
-        EventBusRuntime.CurrentSubscription.Value = this;
-        var reader = _buffer;
+        // Lets a publish from inside this handler see that it would wait on its own buffer (see Topic.PublishSlowAsync); a
+        // key-ordered worker is known by its lane, the one buffer only it drains.
+        EventBusRuntime.CurrentSubscription.Value = _lanes is null ? this : reader;
         var batch = batchInvoker is null ? null : new List<Envelope>(Math.Min(batchInvoker.MaxBatchSize, 1024));
         while (true)
         {

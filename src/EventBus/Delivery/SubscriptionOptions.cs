@@ -10,15 +10,18 @@ public sealed class SubscriptionOptions
     /// <value>The default value is <see langword="null"/>: <see cref="DeliveryMode.Broadcast"/> for events, <see cref="DeliveryMode.Queue"/> for enqueued commands.</value>
     public DeliveryMode? Mode { get; set; }
 
-    /// <summary>Gets or sets the number of competing workers. Must be 1 in <see cref="DeliveryMode.Broadcast"/> mode.</summary>
-    /// <value>The default value is <see langword="null"/>: 1 for broadcast, <see cref="EventBusOptions.QueueWorkers"/> for queues. Range: 1 to 1024.</value>
+    /// <summary>
+    /// Gets or sets the number of workers: competing workers in <see cref="DeliveryMode.Queue"/> mode, one per group of partition
+    /// keys in <see cref="DeliveryMode.KeyOrdered"/> mode. Must be 1 in <see cref="DeliveryMode.Broadcast"/> mode.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: 1 for broadcast, <see cref="EventBusOptions.QueueWorkers"/> for queue and key-ordered subscriptions. Range: 1 to 1024.</value>
     public int? Workers { get; set; }
 
-    /// <summary>Gets or sets how many messages the subscription's buffer holds before <see cref="FullPolicy"/> applies.</summary>
+    /// <summary>Gets or sets how many messages the subscription's buffer holds (all workers' lanes together in <see cref="DeliveryMode.KeyOrdered"/> mode) before <see cref="FullPolicy"/> applies.</summary>
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultCapacity"/>. Range: 1 to 1,048,576.</value>
     public int? Capacity { get; set; }
 
-    /// <summary>Gets or sets what a publish does when the buffer is full.</summary>
+    /// <summary>Gets or sets what a publish does when the buffer is full. <see cref="EventBus.FullPolicy.DropOldest"/> is not available in <see cref="DeliveryMode.KeyOrdered"/> mode.</summary>
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultFullPolicy"/>.</value>
     public FullPolicy? FullPolicy { get; set; }
 

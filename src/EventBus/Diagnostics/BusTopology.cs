@@ -37,7 +37,12 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
             {
                 var handlerId = Id("h", subscription.HandlerType);
                 Add(nodes, subscription.HandlerType, handlerId, $"{handlerId}[\"{Label(subscription.HandlerType)}\"]");
-                var mode = subscription.IsBatch ? "batch" : subscription.Mode == DeliveryMode.Queue ? $"queue x{subscription.Workers}" : "broadcast";
+                var mode = subscription.IsBatch ? "batch" : subscription.Mode switch
+                {
+                    DeliveryMode.Queue => $"queue x{subscription.Workers}",
+                    DeliveryMode.KeyOrdered => $"key-ordered x{subscription.Workers}",
+                    _ => "broadcast",
+                };
                 edges.Add($"  {topicId} -->|{mode}| {handlerId}");
             }
         }

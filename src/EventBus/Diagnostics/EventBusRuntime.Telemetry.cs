@@ -99,7 +99,7 @@ internal sealed partial class EventBusRuntime
         {
             var subscriptions = group.Select(h =>
             {
-                var (settings, _) = ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast);
+                var (settings, _) = ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast, h.IsBatch);
                 return new SubscriptionDescription(MessageTypes.GetKey(h.HandlerType), h.HandlerType, settings.Mode, settings.Workers, settings.Capacity, settings.FullPolicy,
                     settings.Redelivery.MaxDeliveries, settings.HandlerTimeout, settings.AckMode, h.IsBatch);
             }).OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
@@ -110,7 +110,7 @@ internal sealed partial class EventBusRuntime
         // topology describes it from the options it will have, so the description does not depend on what was enqueued so far.
         foreach (var route in _commands.Values.Where(r => !_topicsByType.ContainsKey(r.CommandType)))
         {
-            var (settings, _) = ResolveOptions(route.CommandType, route.Context.HandlerType, DeliveryMode.Queue);
+            var (settings, _) = ResolveOptions(route.CommandType, route.Context.HandlerType, DeliveryMode.Queue, isBatch: false);
             var subscription = new SubscriptionDescription(MessageTypes.GetKey(route.Context.HandlerType), route.Context.HandlerType, settings.Mode, settings.Workers,
                 settings.Capacity, settings.FullPolicy, settings.Redelivery.MaxDeliveries, settings.HandlerTimeout, settings.AckMode, IsBatch: false);
             topics.Add(new TopicDescription(route.Topic, route.CommandType, true, false, [subscription]));

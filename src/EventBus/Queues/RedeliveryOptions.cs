@@ -8,7 +8,8 @@ namespace EventBus;
 /// worker, in a fresh DI scope); later ones wait <see cref="InitialDelay"/> × 2^(n-1) (capped at <see cref="MaxDelay"/>, with
 /// ±<see cref="JitterFraction"/> random jitter). After <see cref="MaxDeliveries"/> attempts the message is dead-lettered.
 /// In <see cref="DeliveryMode.Queue"/> a delayed message is scheduled on a timer and the worker moves on to other messages; in
-/// <see cref="DeliveryMode.Broadcast"/> the worker waits in place, so that the subscription's order is kept.
+/// <see cref="DeliveryMode.Broadcast"/> and <see cref="DeliveryMode.KeyOrdered"/> the worker waits in place, so that the
+/// subscription's order (a key's order) is kept.
 /// </remarks>
 public sealed class RedeliveryOptions
 {

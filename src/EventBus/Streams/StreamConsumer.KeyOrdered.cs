@@ -54,7 +54,7 @@ internal sealed partial class StreamConsumer
     {
         var queues = _queues!;
         var key = entry.Record.PartitionKey;
-        var worker = key is null ? (int)(position % queues.Length) : (int)(StableHash(key) % (uint)queues.Length);
+        var worker = key is null ? (int)(position % queues.Length) : PartitionKeys.WorkerOf(key, queues.Length);
         Volatile.Write(ref _position, position + 1);
         queues[worker].Writer.TryWrite(entry);
     }
@@ -81,18 +81,6 @@ internal sealed partial class StreamConsumer
 
             await Task.WhenAll(workers).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>FNV-1a over the key's characters: the same key maps to the same worker in every run (string hashes are randomized per process).</summary>
-    private static uint StableHash(string key)
-    {
-        var hash = 2166136261u;
-        foreach (var c in key)
-        {
-            hash = (hash ^ c) * 16777619u;
-        }
-
-        return hash;
     }
 
     private async ValueTask WaitForCompletionsAsync()

@@ -3,7 +3,7 @@ using EventBus.Tests.Infrastructure;
 namespace EventBus.Tests.Delivery;
 
 /// <summary>
-/// The guarantees broadcast and queue subscriptions share, written once and run for each mode by a sealed subclass
+/// The guarantees broadcast, queue and key-ordered subscriptions share, written once and run for each mode by a sealed subclass
 /// (as the Channels tests run one suite per channel kind). Every handler registered here goes through <see cref="ConfigureMode{THandler}"/>.
 /// </summary>
 public abstract class DeliveryContractTests
