@@ -133,7 +133,7 @@ internal sealed partial class Subscription
 
             if (delay > TimeSpan.Zero)
             {
-                // Broadcast keeps its order: wait in place. A stop cuts the wait short and reports the message.
+                // Broadcast and key-ordered subscriptions keep their order: wait in place. A stop cuts the wait short and reports the message.
                 try
                 {
                     await Task.Delay(delay, _bus.TimeProvider, _bus.StoppingToken).ConfigureAwait(false);
