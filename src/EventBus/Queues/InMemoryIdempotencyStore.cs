@@ -46,16 +46,8 @@ internal sealed class InMemoryIdempotencyStore : IIdempotencyStore
         _time = timeProvider ?? TimeProvider.System;
     }
 
-    private string DebuggerDisplay
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return $"{_inProgress.Count} in progress, {_handled.Count} handled";
-            }
-        }
-    }
+    // Read without the lock: a debugger may evaluate it while a frozen thread holds the lock.
+    private string DebuggerDisplay => $"{_inProgress.Count} in progress, {_handled.Count} handled";
 
     public ValueTask<bool> TryBeginAsync(string subscription, MessageId messageId, CancellationToken cancellationToken)
     {
