@@ -316,9 +316,13 @@ public sealed class EventBusBuilder
 
     /// <summary>
     /// Adds the idempotency helper as a middleware: each subscription skips a message id it already handled successfully within
-    /// <see cref="IdempotencyOptions.Window"/> (a redelivery, a re-drive, or the same message published again). Add it first so it
-    /// is the outermost middleware.
+    /// <see cref="IdempotencyOptions.Window"/> (a redelivery, a re-drive, or the same message published again), and a copy that
+    /// arrives while another copy is being handled waits for that copy's outcome. Add it first so it is the outermost middleware.
     /// </summary>
+    /// <remarks>
+    /// The ids are kept in an in-memory <see cref="IIdempotencyStore"/> unless the container has another one: register your own
+    /// singleton before or after this call to keep them durably. The options are validated when the bus is built.
+    /// </remarks>
     /// <param name="configure">Sets the window and the bound, or <see langword="null"/> for the defaults.</param>
     /// <returns>This builder.</returns>
     public EventBusBuilder UseIdempotency(Action<IdempotencyOptions>? configure = null)
@@ -326,6 +330,10 @@ public sealed class EventBusBuilder
         var options = new IdempotencyOptions();
         configure?.Invoke(options);
         Services.TryAddSingleton(options);
+        Services.TryAddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
+
+        // The store reads the options only when the first delivery resolves it; an invalid value must fail the start instead.
+        Registry.Built.Add(_ => options.ThrowIfInvalid());
         return UseMiddleware<IdempotencyMiddleware>(ServiceLifetime.Singleton);
     }
 

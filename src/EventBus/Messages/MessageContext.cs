@@ -184,6 +184,12 @@ public readonly struct MessageContext
 
     internal long OffsetPlusOne => _offsetPlusOne;
 
+    /// <summary>
+    /// Gets a value indicating whether this delivery will not be acknowledged as handled although its handler returned: the handler
+    /// nacked or dead-lettered it through this context, or the bus already ended it. False for an envelope with no settlement.
+    /// </summary>
+    internal bool IsSettledAsFailure => _settlement?.IsFailed(_settlementVersion) ?? false;
+
     /// <summary>The publisher's options held by an envelope's extras: the options themselves, or the reply that holds them.</summary>
     internal static PublishOptions? OptionsOf(object? extras) => extras as PublishOptions ?? (extras as ReplySink)?.Options;
 

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace EventBus;
 
@@ -9,68 +8,54 @@ namespace EventBus;
 /// not run twice when a message is redelivered, re-driven or published again with the same id (an outbox replay).
 /// </summary>
 /// <remarks>
-/// Ids are remembered after success only, per subscription, in memory (bounded by <see cref="IdempotencyOptions.MaxEntries"/>).
-/// Inline <c>SendAsync</c> calls are not de-duplicated: they have no subscription and the caller sees the outcome.
+/// <para>
+/// Each delivery claims its (subscription, message id) in the <see cref="IIdempotencyStore"/> before the handler runs: a copy that
+/// arrives while another copy is being handled waits for that copy's outcome, and is skipped when it was handled or runs when it
+/// was not. An id is remembered only when the handler returned and did not nack or dead-letter the delivery, so that a redelivery
+/// of a failed message runs.
+/// </para>
+/// <para>Inline <c>SendAsync</c> calls are not de-duplicated: they have no subscription and the caller sees the outcome.</para>
 /// </remarks>
 internal sealed class IdempotencyMiddleware : IMessageMiddleware
 {
-    private readonly Dictionary<(string Subscription, MessageId Id), long> _seen = [];
-    private readonly Queue<((string Subscription, MessageId Id) Key, long Expires)> _order = new();
-    private readonly IdempotencyOptions _options;
-    private readonly TimeProvider _time;
+    private readonly IIdempotencyStore _store;
     private readonly ILogger _logger;
 
-    public IdempotencyMiddleware(IdempotencyOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    public IdempotencyMiddleware(IIdempotencyStore store, ILoggerFactory? loggerFactory = null)
     {
-        var failures = options.Validate().ToList();
-        if (failures.Count > 0)
-        {
-            throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(IdempotencyOptions), failures);
-        }
-
-        _options = options;
-        _time = timeProvider ?? TimeProvider.System;
+        ArgumentNullException.ThrowIfNull(store);
+        _store = store;
         _logger = (ILogger?)loggerFactory?.CreateLogger("EventBus") ?? NullLogger.Instance;
     }
 
-    public async ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+    public ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(next);
-        if (context.Subscription is not { } subscription)
+        return context.Subscription is { } subscription ? InvokeOnceAsync(subscription, context, next, cancellationToken) : next();
+    }
+
+    private async ValueTask InvokeOnceAsync(string subscription, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+    {
+        // The wait for a copy in progress honours the delivery's token: a handler timeout or the stop ends it as a failed attempt.
+        if (!await _store.TryBeginAsync(subscription, context.MessageId, cancellationToken).ConfigureAwait(false))
         {
-            await next().ConfigureAwait(false);
+            Log.DuplicateSkipped(_logger, subscription, context.MessageType, context.MessageId);
             return;
         }
 
-        var key = (subscription, context.MessageId);
-        var now = _time.GetUtcNow().UtcTicks;
-        lock (_seen)
+        var handled = false;
+        try
         {
-            if (_seen.TryGetValue(key, out var expires) && expires > now)
-            {
-                Log.DuplicateSkipped(_logger, subscription, context.MessageType, context.MessageId);
-                return;
-            }
+            await next().ConfigureAwait(false);
+
+            // A nack or dead-letter through the context is a failure the worker acts on once the pipeline returns: the id must
+            // stay free for the redelivery (or a re-drive).
+            handled = !context.IsSettledAsFailure;
         }
-
-        await next().ConfigureAwait(false);
-
-        var expiry = _time.GetUtcNow().UtcTicks + _options.Window.Ticks;
-        lock (_seen)
+        finally
         {
-            _seen[key] = expiry;
-            _order.Enqueue((key, expiry));
-
-            // Forget expired ids, and the oldest ones past the bound. An id re-remembered later has a newer queue entry, so an
-            // older entry only removes it when its stored expiry is the entry's own.
-            while (_order.TryPeek(out var oldest) && (oldest.Expires <= now || _seen.Count > _options.MaxEntries))
-            {
-                _order.Dequeue();
-                if (_seen.TryGetValue(oldest.Key, out var stored) && stored == oldest.Expires)
-                {
-                    _seen.Remove(oldest.Key);
-                }
-            }
+            // Not the delivery's token: a cancelled or timed-out handler must still release its claim, or its copies would wait.
+            await _store.EndAsync(subscription, context.MessageId, handled, CancellationToken.None).ConfigureAwait(false);
         }
     }
 }

@@ -65,6 +65,14 @@ internal sealed class Settlement
         return Complete();
     }
 
+    /// <summary>
+    /// Whether the delivery of <paramref name="version"/> will not be acknowledged as handled: its handler nacked or dead-lettered it,
+    /// or the bus already ended it (a handler abandoned after its timeout, whose worker may have begun another delivery since).
+    /// </summary>
+    /// <remarks>Read by middleware on the handler's flow, before the worker ends the delivery; only an abandoned handler reads it
+    /// after, hence the volatile read of the version.</remarks>
+    public bool IsFailed(int version) => Volatile.Read(ref _version) != version || Kind != SettlementKind.None;
+
     public void EnsureCurrent(int version, string operation)
     {
         if (version != _version)

@@ -187,33 +187,6 @@ public sealed class AcknowledgementTests
     }
 
     [Fact]
-    public async Task Idempotency_SameMessageIdTwice_EachSubscriptionHandlesItOnceUntilTheWindowPasses()
-    {
-        var time = new FakeTimeProvider();
-        await using var bus = await TestBus.StartAsync(
-            b => b.UseIdempotency(o => o.Window = TimeSpan.FromMinutes(1))
-                .AddEventHandler<Job, NackingHandler>()
-                .AddEventHandler<Job, SecondHandler>(),
-            s => s.AddSingleton<TimeProvider>(time));
-        var id = MessageId.NewId(time);
-        var replay = new PublishOptions { MessageId = id };
-
-        await bus.Bus.PublishAsync(new Job(5, "ok"), replay);
-        await bus.Bus.PublishAsync(new Job(5, "ok"), replay);
-        await bus.Bus.PublishAsync(new Job(6, "ok"));
-        await bus.WaitUntilIdleAsync();
-
-        bus.Get<Recorder<NackingHandler, int>>().Items.Should().Equal(1, 1);
-        bus.Get<Recorder<SecondHandler, MessageId>>().Items.Should().HaveCount(2).And.Contain(id);
-
-        time.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromTicks(1));
-        await bus.Bus.PublishAsync(new Job(5, "ok"), replay);
-        await bus.Get<Recorder<SecondHandler, MessageId>>().WaitForCountAsync(3);
-        await bus.WaitUntilIdleAsync();
-        bus.Get<Recorder<NackingHandler, int>>().Items.Should().HaveCount(3);
-    }
-
-    [Fact]
     public async Task DeadLetterCapacity_Exceeded_DiscardsOldestAndReportsIt()
     {
         await using var bus = await TestBus.StartAsync(b => b
@@ -315,15 +288,6 @@ public sealed class AcknowledgementTests
                     break;
             }
 
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    public sealed class SecondHandler(Recorder<SecondHandler, MessageId> seen) : IEventHandler<Job>
-    {
-        public ValueTask HandleAsync(Job @event, MessageContext context, CancellationToken cancellationToken)
-        {
-            seen.Add(context.MessageId);
             return ValueTask.CompletedTask;
         }
     }
