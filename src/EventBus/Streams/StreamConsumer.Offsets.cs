@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace EventBus;
@@ -44,23 +45,33 @@ internal sealed partial class StreamConsumer
             }
 
             offset = _log.Resolve(position);
-            var old = _position;
-            Room.Invalidate(); // the committed offset may move back
-            MoveTo(offset);
-            Volatile.Write(ref _committed, offset);
-            if (offset < old)
-            {
-                EnterPending(old - offset);
-            }
-            else
-            {
-                LeavePending(offset - old);
-            }
+            MoveCommittedTo(offset);
         }
 
         _roomWaiter.Wake();
         await _bus.OffsetStore.SaveAsync(Topic, Name, offset, cancellationToken).ConfigureAwait(false);
         return offset;
+    }
+
+    /// <summary>
+    /// Under the log's lock, with nothing in flight: moves the position and the committed offset to <paramref name="offset"/>,
+    /// forward or back (a seek), and with them the events the group counts as pending (from there to the head).
+    /// </summary>
+    private void MoveCommittedTo(long offset)
+    {
+        Debug.Assert(_log.Lock.IsHeldByCurrentThread, "A seek moves the group under the log's lock.");
+        Room.Invalidate(); // the committed offset may move back
+        var old = _position;
+        MoveTo(offset);
+        Volatile.Write(ref _committed, offset);
+        if (offset < old)
+        {
+            EnterPending(old - offset);
+        }
+        else
+        {
+            LeavePending(offset - old);
+        }
     }
 
     public void CommitFromHandler(long nextOffset)
@@ -160,18 +171,7 @@ internal sealed partial class StreamConsumer
         lock (_log.Lock)
         {
             offset = _log.Resolve(request.Position);
-            Room.Invalidate(); // the committed offset may move back
-            var old = _position;
-            MoveTo(offset);
-            Volatile.Write(ref _committed, offset);
-            if (offset < old)
-            {
-                EnterPending(old - offset);
-            }
-            else
-            {
-                LeavePending(offset - old);
-            }
+            MoveCommittedTo(offset);
         }
 
         _slot?.Write(offset);
