@@ -33,9 +33,6 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
     private readonly TypeMap<CommandRoute> _commands;
     private readonly ConcurrentDictionary<Type, Topic> _topicsByType = new();
     private readonly Lock _topicsLock = new();
-    private readonly CancellationTokenSource _handlerCancellation = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly List<UndeliveredMessage> _unfinished = [];
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private Topic?[] _topicsBySlot = new Topic?[64];
     private int _state;
@@ -57,6 +54,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
         }
 
         _stampInlineSends = Options.StampInlineSends;
+        Environment = new DeliveryEnvironment(_time, _logger, Options, Metrics, Pending, new StopSignals(services), new FailureReporter(_logger, Options.OnUndelivered, Pending));
 
         var failures = Options.Validate()
             .Concat(registry.Topics.SelectMany(t => Validate(t.Value, $"topic '{MessageTypes.GetKey(t.Key)}'")))
@@ -116,10 +114,8 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
 
     public bool IsRunning => Volatile.Read(ref _state) == Running;
 
-    internal CancellationToken HandlerCancellation => _handlerCancellation.Token;
-
-    /// <summary>Gets a token cancelled when a stop begins (delayed redeliveries stop waiting).</summary>
-    internal CancellationToken StoppingToken => _stopping.Token;
+    /// <summary>Gets what the bus's subscriptions, groups and command queues share: the clock, the log, the stop, the failure reports.</summary>
+    internal DeliveryEnvironment Environment { get; }
 
     internal bool IsStopping => Volatile.Read(ref _state) >= Stopping;
 
@@ -250,7 +246,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
             throw new OptionsValidationException(MessageTypes.GetKey(handlerType), typeof(SubscriptionOptions), errors);
         }
 
-        return new Subscription(this, topic, handlerType, invoker, settings);
+        return new Subscription(Environment, topic, handlerType, invoker, settings);
     }
 
     /// <summary>

@@ -38,10 +38,10 @@ internal sealed partial class Subscription : IBackpressured
     private readonly EnvelopeBuffer _buffer; // a key-ordered subscription's first lane, written and drained through _lanes
     private readonly KeyedLanes? _lanes;
     private readonly HandlerInvoker _invoker;
-    private readonly EventBusRuntime _bus;
+    private readonly DeliveryEnvironment _env;
+    private readonly DeliveryPipeline _pipeline;
     private readonly SubscriptionSettings _settings;
     private readonly WorkerState[] _workers;
-    private readonly DeadLetterStore _deadLetters;
     private readonly HashSet<ScheduledRedelivery> _scheduledItems = [];
     private readonly EventBusMetrics _metrics;
     private readonly IdleWorkers? _idle;
@@ -55,20 +55,22 @@ internal sealed partial class Subscription : IBackpressured
     // Publishers waiting for room share one completion source; any dequeue completes it and they re-check.
     private RoomWaiter _roomWaiter;
 
-    public Subscription(EventBusRuntime bus, Topic topic, Type handlerType, HandlerInvoker invoker, SubscriptionSettings settings)
+    public Subscription(DeliveryEnvironment env, Topic topic, Type handlerType, HandlerInvoker invoker, SubscriptionSettings settings)
     {
         HandlerType = handlerType;
         var name = MessageTypes.GetKey(handlerType);
-        _bus = bus;
+        _env = env;
         Topic = topic;
         Name = name;
         _invoker = invoker;
         _settings = settings;
-        _metrics = topic.Metrics;
-        _pending = bus.Pending;
-        TopicTag = topic.TopicTag;
-        SubscriptionTag = new(EventBusTelemetry.ConsumerGroupAttribute, name);
-        _deadLetters = new DeadLetterStore(settings.DeadLetterCapacity);
+        _metrics = env.Metrics;
+        _pending = env.Pending;
+
+        // A queue's worker moves on while a delayed redelivery waits on a timer; broadcast and key-ordered workers wait in place
+        // to keep their order, and a batch is redelivered as a whole, in place.
+        var inPlace = settings.Mode != DeliveryMode.Queue || invoker is BatchHandlerInvoker;
+        _pipeline = new DeliveryPipeline(env, invoker, new DeliverySettings(settings.HandlerTimeout, settings.Redelivery, settings.AckMode == AckMode.BeforeHandling, inPlace), topic.Name, name, settings.DeadLetterCapacity);
         _workers = new WorkerState[settings.Workers];
         for (var i = 0; i < _workers.Length; i++)
         {
@@ -106,11 +108,11 @@ internal sealed partial class Subscription : IBackpressured
 
     public int InFlight => _workers.Count(static w => Volatile.Read(ref w.Busy) == 1);
 
-    public KeyValuePair<string, object?> TopicTag { get; }
+    public KeyValuePair<string, object?> TopicTag => _pipeline.TopicTag;
 
-    public KeyValuePair<string, object?> SubscriptionTag { get; }
+    public KeyValuePair<string, object?> SubscriptionTag => _pipeline.ConsumerTag;
 
-    public DeadLetterStore DeadLetters => _deadLetters;
+    public DeadLetterStore DeadLetters => _pipeline.DeadLetters;
 
     /// <summary>Gets a task that completes when every worker has exited.</summary>
     public Task Completion => _workerTasks is { } tasks ? Task.WhenAll(tasks) : Task.CompletedTask;
@@ -322,7 +324,7 @@ internal sealed partial class Subscription : IBackpressured
                     batch.Clear();
                     worker.CurrentBatch = envelopes;
                     Volatile.Write(ref worker.Busy, 1);
-                    await ProcessBatchAsync(worker, batchInvoker, envelopes).ConfigureAwait(false);
+                    await ProcessBatchAsync(worker, envelopes).ConfigureAwait(false);
                 }
             }
 
@@ -347,26 +349,21 @@ internal sealed partial class Subscription : IBackpressured
     private UndeliveredMessage Report(object message, MessageContext context, UndeliveredReason reason, Exception? exception, bool log = true)
     {
         var undelivered = new UndeliveredMessage(message, context, Topic.Name, Name, reason, exception);
-        _bus.ReportUndelivered(undelivered, log);
+        _env.Failures.Report(undelivered, log);
         return undelivered;
     }
 
-    /// <summary>One worker's counters, its in-flight delivery and its settlement; written by that worker only (but Busy, which the stop may claim).</summary>
+    /// <summary>One worker: its delivery state (settlement, counters), its in-flight delivery and its parking; written by that worker only (but Busy, which the stop may claim).</summary>
     private sealed class WorkerState
     {
-        public readonly Settlement Settlement = new();
+        public readonly DeliveryWorker Delivery = new();
         public readonly IdleWorkers.Parking Parking = new();
-        public long Attempts;
-        public long Succeeded;
-        public long Failed;
-        public long Retried;
-        public long DeadLettered;
         public int Busy; // 0 idle, 1 delivering Current (or CurrentBatch), 2 claimed by an abandoning stop
         public Envelope Current;
         public Envelope[]? CurrentBatch;
 
-        // Workers write their counters on every message; the states are allocated back to back, so without padding two
-        // workers' fields share cache lines and every write invalidates the other core's copy (false sharing).
+        // The states are allocated back to back and each worker writes Busy and Current on every message: padding keeps two
+        // workers' fields off one cache line (false sharing).
 #pragma warning disable CS0169 // Never read: it only takes up space.
         private readonly CacheLinePadding _padding;
 #pragma warning restore CS0169

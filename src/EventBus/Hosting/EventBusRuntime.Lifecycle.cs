@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-
 namespace EventBus;
 
 /// <content>Starting, stopping (draining) and disposing the bus.</content>
@@ -65,8 +63,7 @@ internal sealed partial class EventBusRuntime
     public async ValueTask DisposeAsync()
     {
         await Stop(drain: false, CancellationToken.None).ConfigureAwait(false);
-        _handlerCancellation.Dispose();
-        _stopping.Dispose();
+        Environment.Stop.Dispose();
         _startGate.Dispose();
         Metrics.Dispose();
     }
@@ -78,47 +75,9 @@ internal sealed partial class EventBusRuntime
     public void Dispose()
     {
         Stop(drain: false, CancellationToken.None).GetAwaiter().GetResult();
-        _handlerCancellation.Dispose();
-        _stopping.Dispose();
+        Environment.Stop.Dispose();
         _startGate.Dispose();
         Metrics.Dispose();
-    }
-
-    /// <summary>
-    /// Whether an attempt failed because the bus is going down rather than because of the handler: its handlers were cancelled by
-    /// the stop, or the container is already disposed (it disposes its services, the bus among them, after it stopped creating
-    /// scopes, so a delivery can start in between). Such a message is reported unfinished, not failed or dead-lettered.
-    /// </summary>
-    internal bool IsStopFailure(Exception? exception) => exception switch
-    {
-        OperationCanceledException => _handlerCancellation.IsCancellationRequested,
-        ObjectDisposedException => IsContainerDisposed(),
-        _ => false,
-    };
-
-    /// <summary>
-    /// Whether the container the bus resolves handlers from is disposed. Asked only after an <see cref="ObjectDisposedException"/>:
-    /// the container itself says so by refusing a resolution, whichever container it is (each names the disposed object its own way).
-    /// </summary>
-    private bool IsContainerDisposed()
-    {
-        try
-        {
-            _ = _services.GetService(typeof(IServiceScopeFactory));
-            return false;
-        }
-        catch (ObjectDisposedException)
-        {
-            return true;
-        }
-    }
-
-    internal void AddUnfinished(UndeliveredMessage message)
-    {
-        lock (_unfinished)
-        {
-            _unfinished.Add(message);
-        }
     }
 
     private async Task<StopReport> StopCoreAsync(bool drain, CancellationToken cancellationToken)
@@ -132,7 +91,7 @@ internal sealed partial class EventBusRuntime
             topics = [.. _topicsByType.Values];
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Environment.Stop.BeginAsync().ConfigureAwait(false);
         foreach (var topic in topics)
         {
             topic.Complete();
@@ -164,7 +123,7 @@ internal sealed partial class EventBusRuntime
                 Log.StopTimedOut(_logger, Options.StopTimeout);
                 StopTaking(subscriptions, consumers);
 
-                await _handlerCancellation.CancelAsync().ConfigureAwait(false);
+                await Environment.Stop.CancelHandlersAsync().ConfigureAwait(false);
                 try
                 {
                     // Handlers that honour cancellation end now; one that ignores it is abandoned after a short grace period.
@@ -185,10 +144,7 @@ internal sealed partial class EventBusRuntime
             }
         }
 
-        lock (_unfinished)
-        {
-            unfinished.InsertRange(0, _unfinished);
-        }
+        unfinished.InsertRange(0, Environment.Failures.Unfinished());
 
         // A group's unread events stay in its stream: its lag, not a loss. Groups that never started leave the stream now.
         var lagging = new List<ConsumerGroupInfo>();

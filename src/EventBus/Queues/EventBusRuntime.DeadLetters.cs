@@ -3,23 +3,6 @@ namespace EventBus;
 /// <content>The dead-letter queue API over every subscription.</content>
 internal sealed partial class EventBusRuntime
 {
-    /// <summary>
-    /// Dead-letters a message whose attempts failed: keeps it in <paramref name="store"/>, logs it, and reports it (and the oldest
-    /// dead letter it pushed out of a full store) to <see cref="EventBusOptions.OnUndelivered"/>. Shared by subscriptions and groups.
-    /// </summary>
-    internal void DeadLetter(DeadLetterStore store, DeadLetter deadLetter, Exception? exception)
-    {
-        var context = deadLetter.Context;
-        var discarded = store.Add(deadLetter);
-        Log.DeadLettered(_logger, deadLetter.Subscription, context.MessageType, context.MessageId, deadLetter.DeliveryCount, deadLetter.Reason);
-        var reason = exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed;
-        ReportUndelivered(new UndeliveredMessage(deadLetter.Message, context, deadLetter.Topic, deadLetter.Subscription, reason, exception), log: false);
-        if (discarded is not null)
-        {
-            ReportUndelivered(new UndeliveredMessage(discarded.Message, discarded.Context, discarded.Topic, discarded.Subscription, UndeliveredReason.DeadLetterDiscarded, null));
-        }
-    }
-
     public int Count => DeadLetterStores().Sum(s => s.Store.Count);
 
     public IReadOnlyList<DeadLetter> GetDeadLetters(string? subscription = null) =>

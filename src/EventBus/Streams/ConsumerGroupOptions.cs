@@ -97,6 +97,15 @@ public sealed class ConsumerGroupOptions
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultRedelivery"/>.</value>
     public RedeliveryOptions? Redelivery { get; set; }
 
+    /// <summary>
+    /// Gets or sets how long one handler attempt may run. When it expires the handler's cancellation token is cancelled and the
+    /// attempt fails (and is attempted again in place, or the failure policy applies); a handler that ignores the token is abandoned
+    /// after <see cref="EventBusOptions.HandlerTimeoutGracePeriod"/> more, and the group moves on. With a timeout set, each attempt
+    /// starts on the thread pool, so the timeout also covers a handler that blocks its thread before its first await.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultHandlerTimeout"/> (none). Range: 1 ms to one day.</value>
+    public TimeSpan? HandlerTimeout { get; set; }
+
     /// <summary>Gets or sets what happens to an event whose attempts all failed.</summary>
     /// <value>The default value is <see cref="StreamFailurePolicy.Skip"/>.</value>
     public StreamFailurePolicy OnFailure { get; set; } = StreamFailurePolicy.Skip;
@@ -121,6 +130,11 @@ public sealed class ConsumerGroupOptions
         if (CommitInterval is { } interval && (interval < TimeSpan.FromMilliseconds(1) || interval > TimeSpan.FromDays(1)))
         {
             yield return $"ConsumerGroupOptions.CommitInterval of {owner} must be between 00:00:00.001 and 1.00:00:00; it is {interval}.";
+        }
+
+        if (HandlerTimeout is { } timeout && (timeout < TimeSpan.FromMilliseconds(1) || timeout > TimeSpan.FromDays(1)))
+        {
+            yield return $"ConsumerGroupOptions.HandlerTimeout of {owner} must be between 00:00:00.001 and 1.00:00:00; it is {timeout}.";
         }
 
         if (!Enum.IsDefined(CommitMode))

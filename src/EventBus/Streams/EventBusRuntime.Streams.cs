@@ -161,9 +161,10 @@ internal sealed partial class EventBusRuntime : IEventStreams
             capacity,
             options.FullPolicy,
             (options.Redelivery ?? Options.DefaultRedelivery).Clone(),
+            options.HandlerTimeout ?? Options.DefaultHandlerTimeout,
             options.OnFailure,
             Options.DefaultDeadLetterCapacity);
-        return new StreamConsumer(this, log, group, invoker, settings);
+        return new StreamConsumer(this, Environment, log, group, invoker, settings);
     }
 
     private StreamLog GetStream(Type eventType)

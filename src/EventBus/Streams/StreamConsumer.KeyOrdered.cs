@@ -89,7 +89,7 @@ internal sealed partial class StreamConsumer
         await _signal.WaitUnless(!HasInFlight() || _stopRequested || _abandoned || _fault is not null).ConfigureAwait(false);
     }
 
-    private async Task RunKeyWorkerAsync(WorkerState worker, ChannelReader<StreamEntry> queue)
+    private async Task RunKeyWorkerAsync(DeliveryWorker worker, ChannelReader<StreamEntry> queue)
     {
         EventBusRuntime.CurrentSubscription.Value = this;
         while (await queue.WaitToReadAsync().ConfigureAwait(false))

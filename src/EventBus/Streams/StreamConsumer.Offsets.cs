@@ -87,7 +87,7 @@ internal sealed partial class StreamConsumer
             return true;
         }
 
-        return _settings.CommitInterval is { } interval && _bus.TimeProvider.GetElapsedTime(_lastCommitTimestamp) >= interval;
+        return _settings.CommitInterval is { } interval && _env.Time.GetElapsedTime(_lastCommitTimestamp) >= interval;
     }
 
     /// <summary>Moves the committed offset forward (never back, except by a seek); the store is written now (in memory) or by <see cref="FlushStoreAsync"/>.</summary>
@@ -101,7 +101,7 @@ internal sealed partial class StreamConsumer
         Volatile.Write(ref _committed, offset);
         if (_settings.CommitInterval is not null)
         {
-            _lastCommitTimestamp = _bus.TimeProvider.GetTimestamp();
+            _lastCommitTimestamp = _env.Time.GetTimestamp();
         }
 
         if (_slot is not null)
@@ -146,7 +146,7 @@ internal sealed partial class StreamConsumer
         {
             // The offset stays committed in memory; the next commit tries the store again.
             _storeDirty = true;
-            Log.OffsetStoreFailed(_bus.Logger, Name, Topic, offset, e);
+            Log.OffsetStoreFailed(_env.Logger, Name, Topic, offset, e);
         }
     }
 

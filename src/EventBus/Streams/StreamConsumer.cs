@@ -13,6 +13,7 @@ internal sealed record ConsumerGroupSettings(
     int Capacity,
     FullPolicy FullPolicy,
     RedeliveryOptions Redelivery,
+    TimeSpan? HandlerTimeout,
     StreamFailurePolicy OnFailure,
     int DeadLetterCapacity);
 
@@ -31,14 +32,14 @@ internal sealed record ConsumerGroupSettings(
 internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommitter, IBackpressured
 {
     private readonly EventBusRuntime _bus;
+    private readonly DeliveryEnvironment _env;
     private readonly StreamLog _log;
-    private readonly HandlerInvoker _invoker;
+    private readonly DeliveryPipeline _pipeline;
     private readonly ConsumerGroupSettings _settings;
     private IStreamOffsetStore? _store; // set by PrepareAsync, before the workers start
     private InMemoryStreamOffsetStore.OffsetSlot? _slot;
     private readonly AsyncSignal _signal = new();
-    private readonly WorkerState[] _workers;
-    private readonly DeadLetterStore _deadLetters;
+    private readonly DeliveryWorker[] _workers;
     private readonly PendingTracker? _pending;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private StreamCursor? _cursor;
@@ -57,23 +58,24 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     private SeekRequest? _seek;
     private RoomWaiter _roomWaiter;
 
-    public StreamConsumer(EventBusRuntime bus, StreamLog log, string name, HandlerInvoker invoker, ConsumerGroupSettings settings)
+    public StreamConsumer(EventBusRuntime bus, DeliveryEnvironment env, StreamLog log, string name, HandlerInvoker invoker, ConsumerGroupSettings settings)
     {
         _bus = bus;
+        _env = env;
         _log = log;
         Topic = log.Topic.Name; // kept here: the log's own fields share cache lines with the head the publisher writes
         Name = name;
-        _invoker = invoker;
         _settings = settings;
-        _pending = bus.Pending;
-        _deadLetters = new DeadLetterStore(settings.DeadLetterCapacity);
-        _workers = new WorkerState[settings.Workers];
+        _pending = env.Pending;
+
+        // A group keeps its order: a failed event is attempted again in place. At-most-once commits before the handler runs.
+        _pipeline = new DeliveryPipeline(env, invoker, new DeliverySettings(settings.HandlerTimeout, settings.Redelivery, settings.CommitMode == CommitMode.BeforeHandling, RedeliverInPlace: true), Topic, name, settings.DeadLetterCapacity);
+        _workers = new DeliveryWorker[settings.Workers];
         for (var i = 0; i < _workers.Length; i++)
         {
-            _workers[i] = new WorkerState(this);
+            _workers[i] = new DeliveryWorker(committer: this);
         }
 
-        GroupTag = new(EventBusTelemetry.ConsumerGroupAttribute, name);
         Room = new RoomCache(this);
         if (settings.Workers > 1)
         {
@@ -95,9 +97,9 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
     public long Position => Volatile.Read(ref _position);
 
-    public DeadLetterStore DeadLetters => _deadLetters;
+    public DeadLetterStore DeadLetters => _pipeline.DeadLetters;
 
-    public KeyValuePair<string, object?> GroupTag { get; }
+    public KeyValuePair<string, object?> GroupTag => _pipeline.ConsumerTag;
 
     public Task Completion => _completion.Task;
 
@@ -106,9 +108,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
     public bool IsStarted => _task is not null;
 
-    private EventBusMetrics Metrics => _log.Topic.Metrics;
-
-    private bool Instrumented => EventBusTelemetry.Source.HasListeners() || Metrics.ProcessDuration.Enabled;
+    private EventBusMetrics Metrics => _env.Metrics;
 
     public bool HasRoom(long head, int count) => head + count - Volatile.Read(ref _committed) <= _settings.Capacity;
 
@@ -199,7 +199,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
                 }
                 else
                 {
-                    Log.CommittedOffsetBeyondHead(_bus.Logger, Name, Topic, from, head, _settings.ResetPolicy, position);
+                    Log.CommittedOffsetBeyondHead(_env.Logger, Name, Topic, from, head, _settings.ResetPolicy, position);
                 }
             }
 
@@ -269,6 +269,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     public async ValueTask DisposeAsync()
     {
         _stopRequested = true;
+        Leave(_workers);
         Interlocked.MemoryBarrier();
         _signal.Wake(); // (key-ordered workers see the stop when the reader, leaving, completes their queues)
         if (_task is null)
@@ -289,8 +290,18 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     public void StopTaking()
     {
         _abandoned = true;
+        Leave(_workers);
         Interlocked.MemoryBarrier();
         _signal.Wake();
+    }
+
+    /// <summary>The group is stopping: a failed event in hand is not attempted again (it stays uncommitted).</summary>
+    private static void Leave(DeliveryWorker[] workers)
+    {
+        foreach (var worker in workers)
+        {
+            worker.Leaving = true;
+        }
     }
 
     /// <summary>Waits until <paramref name="count"/> more events fit the group's backlog, the bus or the group stops, or <paramref name="cancellationToken"/> fires.</summary>
@@ -347,7 +358,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     /// awaits the group's signal here, in this loop's state machine, which lives as long as the group: waiting allocates nothing.
     /// Before it parks, a group that caught up yields <see cref="YieldsBeforeIdle"/> times (the same state machine is queued).
     /// </remarks>
-    private async Task ReadAsync(WorkerState? worker)
+    private async Task ReadAsync(DeliveryWorker? worker)
     {
         var cursor = _cursor!;
         var yields = 0; // since the group last read an event
@@ -504,8 +515,8 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
             Metrics.Skipped.Add(count, EventBusMetrics.System, _log.Topic.TopicTag, GroupTag);
         }
 
-        Log.StreamEventsSkipped(_bus.Logger, Name, Topic, count, from, reason);
-        if (_bus.Options.OnStreamEventsSkipped is { } callback)
+        Log.StreamEventsSkipped(_env.Logger, Name, Topic, count, from, reason);
+        if (_env.Options.OnStreamEventsSkipped is { } callback)
         {
             try
             {
@@ -513,7 +524,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
             }
             catch (Exception e)
             {
-                Log.SkippedCallbackFailed(_bus.Logger, Name, Topic, e);
+                Log.SkippedCallbackFailed(_env.Logger, Name, Topic, e);
             }
         }
     }
@@ -557,19 +568,5 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
             Interlocked.Add(ref _pendingCount, -count);
             _pending.Leave(count);
         }
-    }
-
-    /// <summary>One worker's settlement and counters.</summary>
-    private sealed class WorkerState(StreamConsumer owner)
-    {
-        public readonly Settlement Settlement = new() { Committer = owner };
-        public long Attempts;
-        public long Succeeded;
-        public long Failed;
-        public long DeadLettered;
-
-#pragma warning disable CS0169 // Never read: it keeps workers' counters on separate cache lines.
-        private readonly CacheLinePadding _padding;
-#pragma warning restore CS0169
     }
 }

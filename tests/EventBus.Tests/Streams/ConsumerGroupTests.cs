@@ -367,6 +367,99 @@ public sealed class ConsumerGroupTests
     }
 
     [Fact]
+    public async Task HandlerTimeout_HandlerHangsHonouringItsToken_AttemptsTimeOutThenTheEventIsDeadLetteredAndTheGroupGoesOn()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000), s => s.AddSingleton<TimeProvider>(time));
+        await bus.PublishReadingsAsync(0, 5);
+        var seen = new GroupLog();
+        var hangs = new Recorder<int>();
+        await using var group = await bus.Streams().SubscribeAsync<Reading>("slow", async (r, context, ct) =>
+        {
+            if (r.Number == 2)
+            {
+                hangs.Add(context.DeliveryCount);
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct); // honours the token: ends when the timeout cancels it
+            }
+
+            await seen.Record(r, context);
+        }, o =>
+        {
+            o.StartPosition = StreamPosition.First;
+            o.HandlerTimeout = TimeSpan.FromSeconds(5);
+            o.Redelivery = new RedeliveryOptions { MaxDeliveries = 2, ImmediateRetries = 1 };
+        });
+
+        await hangs.WaitForCountAsync(1);
+        time.Advance(TimeSpan.FromSeconds(5));
+        await hangs.WaitForCountAsync(2); // the second attempt started, in place
+        time.Advance(TimeSpan.FromSeconds(5));
+        await seen.WaitForCountAsync(4);
+
+        seen.Offsets.Should().Equal(0, 1, 3, 4);
+        hangs.Items.Should().Equal(1, 2);
+        var deadLetter = bus.Get<IDeadLetterQueue>().GetDeadLetters().Should().ContainSingle().Subject;
+        deadLetter.Context.Offset.Should().Be(2);
+        deadLetter.ExceptionType.Should().Be(typeof(TimeoutException).FullName);
+        deadLetter.Reason.Should().Contain("timeout of 00:00:05");
+        deadLetter.DeliveryCount.Should().Be(2);
+        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 5, "the group committed past the dead-lettered event");
+    }
+
+    [Fact]
+    public async Task HandlerTimeout_HandlerBlocksItsThread_AbandonedAfterTheGracePeriodAndTheGroupGoesOn()
+    {
+        using var release = new ManualResetEventSlim();
+        await using var bus = await TestBus.StartAsync(b => b
+            .AddStream<Reading>(o => o.MaxCount = 1000)
+            .Configure(o =>
+            {
+                o.DefaultHandlerTimeout = TimeSpan.FromMilliseconds(200);
+                o.HandlerTimeoutGracePeriod = TimeSpan.FromMilliseconds(300);
+            }));
+        var seen = new GroupLog();
+        var blocked = new Recorder<int>();
+        try
+        {
+            await using var group = await bus.Streams().SubscribeAsync<Reading>("blocking", (r, context, _) =>
+            {
+                if (r.Number == 0)
+                {
+                    blocked.Add(r.Number);
+                    release.Wait(CancellationToken.None); // blocks its thread, before any await
+                    return default;
+                }
+
+                return seen.Record(r, context);
+            }, o => o.StartPosition = StreamPosition.First);
+            await bus.PublishReadingsAsync(0, 50);
+
+            await seen.WaitForCountAsync(49);
+            release.IsSet.Should().BeFalse("the other events moved while the first handler's thread was still blocked");
+            seen.Offsets.Should().Equal(Enumerable.Range(1, 49).Select(i => (long)i));
+            var deadLetter = bus.Get<IDeadLetterQueue>().GetDeadLetters().Should().ContainSingle().Subject;
+            deadLetter.Context.Offset.Should().Be(0);
+            deadLetter.Reason.Should().Contain("abandoned");
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    [Fact]
+    public async Task HandlerTimeout_Invalid_IsRejectedNamingTheValue()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
+
+        var failures = (await bus.Invoking(b => b.SubscribeAsync("bad", new GroupLog(), o => o.HandlerTimeout = TimeSpan.Zero).AsTask())
+            .Should().ThrowAsync<OptionsValidationException>()).Which.Failures;
+
+        failures.Should().ContainSingle().Which.Should().Be(
+            $"ConsumerGroupOptions.HandlerTimeout of consumer group 'bad' on stream '{typeof(Reading).FullName}' must be between 00:00:00.001 and 1.00:00:00; it is 00:00:00.");
+    }
+
+    [Fact]
     public async Task FailurePolicySkip_HandlerFailsEveryAttempt_EventIsDeadLetteredWithItsOffsetAndTheGroupGoesOn()
     {
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));

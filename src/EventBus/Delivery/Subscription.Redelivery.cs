@@ -1,6 +1,6 @@
 namespace EventBus;
 
-/// <content>Delayed redeliveries, dead letters and re-drives.</content>
+/// <content>Delayed redeliveries (a queue's) and re-drives of dead letters.</content>
 internal sealed partial class Subscription
 {
     /// <summary>At the start of a stop: delayed redeliveries are not waited for; each is reported as unfinished.</summary>
@@ -28,20 +28,6 @@ internal sealed partial class Subscription
         return Topic.TryWriteOne(this, new Envelope(deadLetter.Message, context));
     }
 
-    private void DeadLetterMessage(WorkerState worker, object message, MessageContext context, AttemptFailure failure, int deliveryCount, DateTimeOffset firstFailure, DateTimeOffset lastFailure)
-    {
-        worker.Failed++;
-        worker.DeadLettered++;
-        Count(_metrics.Failed, 1);
-        Count(_metrics.DeadLettered, 1);
-        var reason = failure.Reason ?? failure.Exception?.Message ?? "The handler failed.";
-
-        // The dead letter is stored and reported before the message stops counting as pending, so that whoever waits for
-        // the bus to be idle sees it (and waits for what the report callback publishes).
-        _bus.DeadLetter(_deadLetters, new DeadLetter(message, context, Topic.Name, Name, reason, failure.Exception, deliveryCount, firstFailure, lastFailure), failure.Exception);
-        _pending?.Leave();
-    }
-
     private void Schedule(Envelope envelope, TimeSpan delay)
     {
         // Under the lock, so that Fire (which takes it) cannot run before the item is counted, and so that an observer who sees
@@ -50,7 +36,7 @@ internal sealed partial class Subscription
         lock (_scheduledItems)
         {
             _scheduledItems.Add(item);
-            item.Timer = _bus.TimeProvider.CreateTimer(static s => ((ScheduledRedelivery)s!).Fire(), item, delay, Timeout.InfiniteTimeSpan);
+            item.Timer = _env.Time.CreateTimer(static s => ((ScheduledRedelivery)s!).Fire(), item, delay, Timeout.InfiniteTimeSpan);
             Interlocked.Increment(ref _scheduled);
             _buffered.Invalidate(); // publishers read the room again
         }
@@ -84,22 +70,9 @@ internal sealed partial class Subscription
         }
     }
 
-    /// <summary>
-    /// A delivery the bus's going down cut short (its handler cancelled by the stop, or its DI scope refused by a disposed
-    /// container): listed in the stop report, never retried or dead-lettered. The worker takes no more messages: what is still
-    /// buffered is reported by the stop.
-    /// </summary>
-    private void ReportStopped(object message, MessageContext context, Exception? exception)
-    {
-        _abandoned = true;
-        _bus.AddUnfinished(Report(message, context, UndeliveredReason.CancelledByStop, exception));
-        _pending?.Leave();
-    }
-
     private void AbandonForStop(in Envelope envelope)
     {
-        var report = Report(envelope.Message, envelope.Context.ForSubscription(Name), UndeliveredReason.RedeliveryAbandonedByStop, null);
-        _bus.AddUnfinished(report);
+        _env.Failures.ReportUnfinished(new UndeliveredMessage(envelope.Message, envelope.Context.ForSubscription(Name), Topic.Name, Name, UndeliveredReason.RedeliveryAbandonedByStop, null));
         _pending?.Leave();
     }
 
