@@ -174,42 +174,26 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
 
     private async ValueTask<CommandResult<TResult>> SendSlowAsync(TCommand command, MessageContext messageContext, CancellationToken cancellationToken)
     {
-        AsyncServiceScope? scope = Context.NeedsScope ? Context.ScopeFactory.CreateAsyncScope() : null;
+        Activation<CommandResult<TResult>> activation;
         try
         {
-            var services = scope?.ServiceProvider ?? Context.Root;
-            var handler = Context.NeedsScope ? services.GetRequiredService(Context.HandlerType) : Singleton;
-            if (Context.Middleware.Length == 0)
-            {
-                return await adapter.Invoke(handler, command, messageContext, cancellationToken).ConfigureAwait(false);
-            }
-
-            CommandResult<TResult> result = default;
-            var handled = false;
-            await MiddlewarePipeline.RunAsync(services, Context.Middleware, command, messageContext, async () =>
-            {
-                result = await adapter.Invoke(handler, command, messageContext, cancellationToken).ConfigureAwait(false);
-                handled = true;
-            }, cancellationToken).ConfigureAwait(false);
-
-            if (!handled)
-            {
-                throw new InvalidOperationException($"A middleware did not call next for the command '{Topic}', so it has no result. To refuse a command from middleware, throw CommandRejectedException: the sender receives a rejection.");
-            }
-
-            return result;
+            activation = await HandlerActivation.InvokeAsync(
+                Context,
+                Context.NeedsScope ? null : Singleton,
+                command,
+                messageContext,
+                (command, messageContext, cancellationToken, adapter),
+                static (handler, call) => call.adapter.Invoke(handler, call.command, call.messageContext, call.cancellationToken),
+                cancellationToken).ConfigureAwait(false);
         }
         catch (CommandRejectedException e)
         {
             return e.Rejection;
         }
-        finally
-        {
-            if (scope is { } s)
-            {
-                await s.DisposeAsync().ConfigureAwait(false);
-            }
-        }
+
+        return activation.Handled
+            ? activation.Result
+            : throw new InvalidOperationException($"A middleware did not call next for the command '{Topic}', so it has no result. To refuse a command from middleware, throw CommandRejectedException: the sender receives a rejection.");
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using EventBus.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -51,34 +50,16 @@ internal sealed class EventHandlerInvoker<TEvent>(InvokerContext context) : Hand
 
     private IEventHandler<TEvent> Resolve(IServiceProvider provider) => (IEventHandler<TEvent>)provider.GetRequiredService(context.HandlerType);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask InvokeSlowAsync(TEvent message, MessageContext messageContext, CancellationToken cancellationToken)
-    {
-        if (!context.NeedsScope)
-        {
-            var singleton = _singleton ??= Resolve(context.Root);
-            await MiddlewarePipeline.RunAsync(context.Root, context.Middleware, message, messageContext, () => singleton.HandleAsync(message, messageContext, cancellationToken), cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        var scope = context.ScopeFactory.CreateAsyncScope();
-        try
-        {
-            var handler = Resolve(scope.ServiceProvider);
-            if (context.Middleware.Length == 0)
-            {
-                await handler.HandleAsync(message, messageContext, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await MiddlewarePipeline.RunAsync(scope.ServiceProvider, context.Middleware, message, messageContext, () => handler.HandleAsync(message, messageContext, cancellationToken), cancellationToken).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            await scope.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    /// <summary>A handler resolved per delivery (scoped or transient), or one that runs inside middleware.</summary>
+    private ValueTask InvokeSlowAsync(TEvent message, MessageContext messageContext, CancellationToken cancellationToken) =>
+        HandlerActivation.Ignore(HandlerActivation.InvokeAsync(
+            context,
+            context.NeedsScope ? null : _singleton ??= Resolve(context.Root),
+            message,
+            messageContext,
+            (message, messageContext, cancellationToken),
+            static (handler, call) => HandlerActivation.Completed(((IEventHandler<TEvent>)handler).HandleAsync(call.message, call.messageContext, call.cancellationToken)),
+            cancellationToken));
 }
 
 /// <summary>Runs middleware around a terminal step, outermost first.</summary>
