@@ -45,5 +45,20 @@ internal static class ThrowHelper
     public static void ThrowBatchTooLarge(string topic, string subscription, int capacity, int count) =>
         throw new ArgumentException($"A batch of {count} events can never be accepted whole by subscription '{subscription}' on topic '{topic}', whose capacity is {capacity}. Split the batch or raise the capacity.", "events");
 
+    [DoesNotReturn]
+    public static void ThrowMessageIdFormat(string value, MessageId.ParseError error, int index)
+    {
+        const string Expected = "A message id is 36 characters, hexadecimal digits in groups of 8-4-4-4-12 separated by hyphens (such as 0192e0f4-5b6c-7d21-8a3e-4f5061728394), or the older form of 32 hexadecimal digits without hyphens";
+
+        // A caller may hand over any text, a whole document even: the message quotes only the start of it.
+        var shown = value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "...");
+        throw new FormatException(error switch
+        {
+            MessageId.ParseError.Length => $"{Expected}; '{shown}' has {value.Length} characters.",
+            MessageId.ParseError.Hyphen => $"{Expected}; '{shown}' has '{value[index]}' at index {index}, where the 36-character form has a hyphen (indexes 8, 13, 18 and 23).",
+            _ => $"{Expected}; '{shown}' has '{value[index]}' at index {index}, which is not a hexadecimal digit (0-9, a-f, A-F).",
+        });
+    }
+
     private static string ResultName(Type result) => result == typeof(VoidResult) ? "none (ICommand)" : result.FullName ?? result.Name;
 }

@@ -51,7 +51,7 @@ public abstract class EventWorkload
     protected ChannelWriter<BenchEvent> RawWriter(int channel) => _channels[channel].Writer;
 
     /// <summary>
-    /// Setup of a raw-channel row: creates the batch and <paramref name="channelsPerHandler"/> bounded channels per handler, each
+    /// Setup of a raw-channel row: creates the batch and <paramref name="channelsPerHandler"/> channels per handler, each
     /// drained by <paramref name="readersPerChannel"/> reader loops calling that handler directly.
     /// </summary>
     /// <param name="readersPerChannel">Reader loops per channel: 1 (a single-reader channel) or more (competing readers).</param>
@@ -59,15 +59,18 @@ public abstract class EventWorkload
     /// Channels per handler: 1, or more for a row that routes each event to one of several channels read by the same handler
     /// (the key-ordered baseline). The channels of handler <c>h</c> are <see cref="RawWriter"/> <c>h * channelsPerHandler</c> onwards.
     /// </param>
-    /// <param name="capacity">The capacity of each channel.</param>
-    protected void StartRawChannels(int readersPerChannel = 1, int channelsPerHandler = 1, int capacity = RawChannel.Capacity)
+    /// <param name="capacity">The capacity of each channel; not used when <paramref name="bounded"/> is <see langword="false"/>.</param>
+    /// <param name="bounded">Whether the channels are bounded (the bus's shape) or unbounded.</param>
+    protected void StartRawChannels(int readersPerChannel = 1, int channelsPerHandler = 1, int capacity = RawChannel.Capacity, bool bounded = true)
     {
         CreateBatch();
         _channels = new Channel<BenchEvent>[_handlers.Length * channelsPerHandler];
         _readers = new Task[_channels.Length * readersPerChannel];
         for (var i = 0; i < _channels.Length; i++)
         {
-            _channels[i] = RawChannel.CreateBounded<BenchEvent>(singleReader: readersPerChannel == 1, capacity);
+            _channels[i] = bounded
+                ? RawChannel.CreateBounded<BenchEvent>(singleReader: readersPerChannel == 1, capacity)
+                : RawChannel.CreateUnbounded<BenchEvent>(singleReader: readersPerChannel == 1);
             for (var r = 0; r < readersPerChannel; r++)
             {
                 _readers[(i * readersPerChannel) + r] = RawChannel.StartReader(_channels[i].Reader, _handlers[i / channelsPerHandler]);

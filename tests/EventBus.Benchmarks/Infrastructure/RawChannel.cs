@@ -3,8 +3,8 @@ using System.Threading.Channels;
 namespace EventBus.Benchmarks.Infrastructure;
 
 /// <summary>
-/// The raw <see cref="Channel{T}"/> baselines: a bounded channel with the bus's default capacity and full mode (wait), and
-/// reader loops that call a handler method directly. This is the floor a channel-backed bus is measured against.
+/// The raw <see cref="Channel{T}"/> baselines: a bounded channel with the bus's default capacity and full mode (wait), an
+/// unbounded one, and reader loops that call a handler method directly. This is the floor a channel-backed bus is measured against.
 /// </summary>
 public static class RawChannel
 {
@@ -24,6 +24,19 @@ public static class RawChannel
             SingleReader = singleReader,
 
             // As the bus: a write never runs a reader's continuation (the handler) on the publisher's thread.
+            AllowSynchronousContinuations = false,
+        });
+
+    /// <summary>Creates an unbounded channel configured like <see cref="CreateBounded{T}"/> in every other respect.</summary>
+    /// <typeparam name="T">The item type.</typeparam>
+    /// <param name="singleReader">Whether exactly one loop reads it.</param>
+    /// <returns>The channel.</returns>
+    /// <remarks>A writer never waits for room here: the fastest hand-off a channel offers, and no backpressure at all.</remarks>
+    public static Channel<T> CreateUnbounded<T>(bool singleReader) =>
+        Channel.CreateUnbounded<T>(new UnboundedChannelOptions
+        {
+            SingleWriter = true,
+            SingleReader = singleReader,
             AllowSynchronousContinuations = false,
         });
 
