@@ -1,8 +1,11 @@
 using EventBus.Tests.Infrastructure;
+using EventBus.Tests.Queues;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EventBus.Tests.Hosting;
 
@@ -22,7 +25,6 @@ public sealed class EventBusOptionsBindingTests
             ("EventBus:QueueWorkers", "3"),
             ("EventBus:StopTimeout", "00:00:05"),
             ("EventBus:RequireKnownEventTypes", "false"),
-            ("EventBus:HandlerTimeoutGracePeriod", "00:00:02"),
             ("EventBus:DefaultHandlerTimeout", "00:00:04"),
             ("EventBus:DefaultDeadLetterCapacity", "50"),
             ("EventBus:StampInlineSends", "false"));
@@ -44,11 +46,8 @@ public sealed class EventBusOptionsBindingTests
         var publishUnknown = async () => await provider.GetRequiredService<IEventBus>().PublishAsync(new Unheard());
         await publishUnknown.Should().NotThrowAsync("RequireKnownEventTypes is bound to false");
 
-        // The values without a trace in the topology, read from the very instance the bus uses.
-        var used = provider.GetRequiredService<EventBusRuntime>().Options;
-        used.Should().BeSameAs(provider.GetRequiredService<IOptions<EventBusOptions>>().Value);
-        (used.StopTimeout, used.HandlerTimeoutGracePeriod, used.DefaultDeadLetterCapacity, used.StampInlineSends)
-            .Should().Be((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), 50, false));
+        var bound = provider.GetRequiredService<IOptions<EventBusOptions>>().Value;
+        (bound.StopTimeout, bound.DefaultDeadLetterCapacity, bound.StampInlineSends).Should().Be((TimeSpan.FromSeconds(5), 50, false));
         await control.StopAsync();
     }
 
@@ -74,10 +73,62 @@ public sealed class EventBusOptionsBindingTests
         await Wait.UntilAsync(() => deadLetters.GetDeadLetters().Count == 1, "the event is dead-lettered");
         deadLetters.GetDeadLetters().Single().DeliveryCount.Should().Be(3);
         control.DescribeTopology().Topics.Single(t => t.MessageType == typeof(Tick)).Subscriptions.Single().MaxDeliveries.Should().Be(3);
-        var redelivery = provider.GetRequiredService<EventBusRuntime>().Options.DefaultRedelivery;
+        var redelivery = provider.GetRequiredService<IOptions<EventBusOptions>>().Value.DefaultRedelivery;
         (redelivery.InitialDelay, redelivery.MaxDelay, redelivery.JitterFraction)
             .Should().Be((TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2), 0d));
         await control.StopAsync();
+    }
+
+    [Fact]
+    public async Task Configure_ConfigurationSection_BoundHandlerTimeoutAndGracePeriodAbandonAHandlerThatIgnoresCancellation()
+    {
+        var config = Config(("EventBus:DefaultHandlerTimeout", "00:00:04"), ("EventBus:HandlerTimeoutGracePeriod", "00:00:02"));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var provider = BuildProvider(config, b => b.AddEventHandler<Tick, StubbornHandler>(), s => s.AddSingleton<TimeProvider>(clock));
+        var control = provider.GetRequiredService<IEventBusControl>();
+        var deadLetters = provider.GetRequiredService<IDeadLetterQueue>();
+        await control.StartAsync();
+        try
+        {
+            await provider.GetRequiredService<IEventBus>().PublishAsync(new Tick(1));
+            await provider.GetRequiredService<Recorder<StubbornHandler, int>>().WaitForCountAsync(1);
+
+            await FakeClock.AdvanceUntilAsync(clock, TimeSpan.FromSeconds(1), () => deadLetters.GetDeadLetters().Count > 0);
+
+            var deadLetter = deadLetters.GetDeadLetters().Single();
+            deadLetter.ExceptionType.Should().Be(typeof(TimeoutException).FullName);
+            deadLetter.Reason.Should().Contain("timeout of 00:00:04").And.Contain("grace period of 00:00:02");
+        }
+        finally
+        {
+            provider.GetRequiredService<Gate<StubbornHandler>>().Open(); // let the abandoned handler end
+        }
+
+        await control.StopAsync();
+    }
+
+    [Fact]
+    public async Task Configure_ConfigurationSection_BoundStopTimeoutEndsAStopThatCannotDrain()
+    {
+        var logged = new List<string>();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var provider = BuildProvider(
+            Config(("EventBus:StopTimeout", "00:00:05")),
+            b => b.AddEventHandler<Tick, GatedHandler>(),
+            s => s.AddSingleton<TimeProvider>(clock).AddLogging(l => l.AddProvider(new ListLoggerProvider(logged))));
+        var control = provider.GetRequiredService<IEventBusControl>();
+        await control.StartAsync();
+        await provider.GetRequiredService<IEventBus>().PublishAsync(new Tick(1));
+        await provider.GetRequiredService<Recorder<GatedHandler, string>>().WaitForCountAsync(1); // the gate never opens
+
+        var stopping = control.StopAsync();
+        await FakeClock.AdvanceUntilAsync(clock, TimeSpan.FromSeconds(1), () => stopping.IsCompleted);
+
+        (await stopping).Drained.Should().BeFalse();
+        lock (logged)
+        {
+            logged.Should().ContainSingle(m => m.Contains("StopTimedOut", StringComparison.Ordinal)).Which.Should().Contain("after 00:00:05");
+        }
     }
 
     [Fact]
@@ -239,13 +290,14 @@ public sealed class EventBusOptionsBindingTests
             .Build();
 
     /// <summary>A container with the section "EventBus" bound before the bus is added (as an application usually does).</summary>
-    private static ServiceProvider BuildProvider(IConfiguration config, Action<EventBusBuilder> configure)
+    private static ServiceProvider BuildProvider(IConfiguration config, Action<EventBusBuilder> configure, Action<IServiceCollection>? services = null)
     {
-        var services = new ServiceCollection();
-        TestBus.AddTestServices(services, out _);
-        services.Configure<EventBusOptions>(config.GetSection("EventBus"));
-        services.AddEventBus(configure);
-        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
+        var collection = new ServiceCollection();
+        TestBus.AddTestServices(collection, out _);
+        services?.Invoke(collection);
+        collection.Configure<EventBusOptions>(config.GetSection("EventBus"));
+        collection.AddEventBus(configure);
+        return collection.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
     }
 
     public sealed record Tick(int N);
@@ -282,6 +334,16 @@ public sealed class EventBusOptionsBindingTests
             started.Add($"started {@event.N}");
             await gate.WaitAsync(cancellationToken);
             handled.Add(@event.N);
+        }
+    }
+
+    /// <summary>Ignores its cancellation token: waits for its gate however long it takes.</summary>
+    public sealed class StubbornHandler(Gate<StubbornHandler> gate, Recorder<StubbornHandler, int> started) : IEventHandler<Tick>
+    {
+        public async ValueTask HandleAsync(Tick @event, MessageContext context, CancellationToken cancellationToken)
+        {
+            started.Add(@event.N);
+            await gate.WaitAsync(CancellationToken.None);
         }
     }
 
