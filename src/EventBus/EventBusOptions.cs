@@ -1,6 +1,11 @@
 namespace EventBus;
 
-/// <summary>Bus-wide options, validated when the bus is built; every invalid value is reported in one <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>.</summary>
+/// <summary>
+/// Bus-wide options, built by the options system (<see cref="EventBusBuilder.Configure(Action{EventBusOptions})"/>, or
+/// <c>services.Configure&lt;EventBusOptions&gt;(...)</c> with a delegate or a configuration section) and validated with the
+/// topics, subscriptions, streams and groups of the builder at host start, or when the bus is first resolved without a host;
+/// every invalid value is reported in one <see cref="Microsoft.Extensions.Options.OptionsValidationException"/>.
+/// </summary>
 public sealed class EventBusOptions
 {
     /// <summary>The largest capacity a subscription buffer may have.</summary>

@@ -38,46 +38,19 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
     private int _state;
     private Task<StopReport>? _stopTask;
 
-    public EventBusRuntime(IServiceProvider services, EventBusRegistry registry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
+    public EventBusRuntime(IServiceProvider services, EventBusRegistry registry, IOptions<EventBusOptions> options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
+        // The first read runs the configure callbacks and EventBusOptionsValidator, which checks the registered topics, subscriptions,
+        // streams and groups against these options: an invalid value throws one OptionsValidationException before anything is built.
+        Options = options.Value;
         Metrics = new EventBusMetrics(meterFactory, AllSubscriptions, Streams);
         Pending = registry.TrackPending ? new PendingTracker() : null;
         _services = services;
         _registry = registry;
         _logger = (ILogger?)loggerFactory?.CreateLogger("EventBus") ?? NullLogger.Instance;
         _time = timeProvider ?? TimeProvider.System;
-
-        Options = new EventBusOptions();
-        foreach (var configure in registry.ConfigureOptions)
-        {
-            configure(Options);
-        }
-
         _stampInlineSends = Options.StampInlineSends;
         Environment = new DeliveryEnvironment(_time, _logger, Options, Metrics, Pending, new StopSignals(services), new FailureReporter(_logger, Options.OnUndelivered, Pending));
-
-        var failures = Options.Validate()
-            .Concat(registry.Topics.SelectMany(t => Validate(t.Value, $"topic '{MessageTypes.GetKey(t.Key)}'")))
-            .Concat(registry.HandlerOptions.SelectMany(h => Validate(h.Value, $"subscription '{MessageTypes.GetKey(h.Key)}'")))
-            .Concat(registry.Streams.SelectMany(s => s.Value.Validate($"stream '{MessageTypes.GetKey(s.Key)}'")))
-            .Concat(registry.StreamGroups.SelectMany(g => g.Options.Validate($"consumer group '{g.Group}' on stream '{MessageTypes.GetKey(g.EventType)}'", g.Options.Capacity ?? Options.DefaultCapacity)))
-            .ToList();
-
-        // The effective options of every subscription known now (handler over topic over bus defaults) must be valid too.
-        if (Options.DefaultRedelivery is not null)
-        {
-            // Handlers of an interface or base type included: their topics are created on first publish, but a bad combination
-            // of their own options must fail now, not on every publish.
-            failures.AddRange(registry.EventHandlers
-                .SelectMany(h => ResolveOptions(h.MessageType, h.HandlerType, DeliveryMode.Broadcast, h.IsBatch).Errors)
-                .Concat(registry.CommandHandlers.SelectMany(h => ResolveOptions(h.CommandType, h.HandlerType, DeliveryMode.Queue, isBatch: false).Errors))
-                .Distinct());
-        }
-
-        if (failures.Count > 0)
-        {
-            throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(EventBusOptions), failures);
-        }
 
         var problems = new List<string>();
         _commands = BuildCommandRoutes(problems);
@@ -130,7 +103,7 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
 
     private Subscription[] AllSubscriptions() => _topicsByType.Values.SelectMany(t => t.Subscriptions).ToArray();
 
-    private static IEnumerable<string> Validate(SubscriptionOptions options, string owner)
+    internal static IEnumerable<string> Validate(SubscriptionOptions options, string owner)
     {
         if (options.Mode is { } mode && !Enum.IsDefined(mode))
         {
@@ -253,14 +226,19 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
     /// The effective options of a subscription: the handler's over the topic's over the bus defaults; with the combinations that
     /// the subscription cannot honour (each a full sentence naming the option and its value), empty when there is none.
     /// </summary>
-    private (SubscriptionSettings Settings, List<string> Errors) ResolveOptions(Type messageType, Type handlerType, DeliveryMode defaultMode, bool isBatch)
+    private (SubscriptionSettings Settings, List<string> Errors) ResolveOptions(Type messageType, Type handlerType, DeliveryMode defaultMode, bool isBatch) =>
+        ResolveOptions(_registry, Options, messageType, handlerType, defaultMode, isBatch);
+
+    /// <inheritdoc cref="ResolveOptions(Type, Type, DeliveryMode, bool)"/>
+    /// <remarks>Static so that <see cref="EventBusOptionsValidator"/> reports these combinations before the bus exists.</remarks>
+    internal static (SubscriptionSettings Settings, List<string> Errors) ResolveOptions(EventBusRegistry registry, EventBusOptions bus, Type messageType, Type handlerType, DeliveryMode defaultMode, bool isBatch)
     {
         var options = new SubscriptionOptions();
-        options.Apply(_registry.Topics.GetValueOrDefault(messageType));
-        options.Apply(_registry.HandlerOptions.GetValueOrDefault(handlerType));
+        options.Apply(registry.Topics.GetValueOrDefault(messageType));
+        options.Apply(registry.HandlerOptions.GetValueOrDefault(handlerType));
         var mode = options.Mode ?? defaultMode;
-        var workers = options.Workers ?? (mode is DeliveryMode.Queue or DeliveryMode.KeyOrdered ? Options.QueueWorkers : 1);
-        var fullPolicy = options.FullPolicy ?? Options.DefaultFullPolicy;
+        var workers = options.Workers ?? (mode is DeliveryMode.Queue or DeliveryMode.KeyOrdered ? bus.QueueWorkers : 1);
+        var fullPolicy = options.FullPolicy ?? bus.DefaultFullPolicy;
         var subscription = $"subscription '{MessageTypes.GetKey(handlerType)}' on topic '{MessageTypes.GetKey(messageType)}'";
         var errors = new List<string>();
         if (mode == DeliveryMode.Broadcast && workers != 1)
@@ -281,12 +259,12 @@ internal sealed partial class EventBusRuntime : IEventBus, ICommandBus, IEventBu
         var settings = new SubscriptionSettings(
             mode,
             workers,
-            options.Capacity ?? Options.DefaultCapacity,
+            options.Capacity ?? bus.DefaultCapacity,
             fullPolicy,
-            (options.Redelivery ?? Options.DefaultRedelivery).Clone(),
-            options.HandlerTimeout ?? Options.DefaultHandlerTimeout,
+            (options.Redelivery ?? bus.DefaultRedelivery).Clone(),
+            options.HandlerTimeout ?? bus.DefaultHandlerTimeout,
             options.AckMode ?? AckMode.AfterHandling,
-            options.DeadLetterCapacity ?? Options.DefaultDeadLetterCapacity);
+            options.DeadLetterCapacity ?? bus.DefaultDeadLetterCapacity);
         return (settings, errors);
     }
 }

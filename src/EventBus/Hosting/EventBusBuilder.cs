@@ -35,7 +35,10 @@ public sealed class EventBusBuilder
     public EventBusBuilder Configure(Action<EventBusOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
-        Registry.ConfigureOptions.Add(configure);
+
+        // Through the options system, so that these callbacks and the application's own Configure<EventBusOptions> calls
+        // (a configuration section included) run in registration order, as they do for any options type.
+        Services.Configure(configure);
         return this;
     }
 
@@ -321,7 +324,8 @@ public sealed class EventBusBuilder
     /// </summary>
     /// <remarks>
     /// The ids are kept in an in-memory <see cref="IIdempotencyStore"/> unless the container has another one: register your own
-    /// singleton before or after this call to keep them durably. The options are validated when the bus is built.
+    /// singleton before or after this call to keep them durably. The options are validated with <see cref="EventBusOptions"/>: at
+    /// host start, or when the bus is first resolved.
     /// </remarks>
     /// <param name="configure">Sets the window and the bound, or <see langword="null"/> for the defaults.</param>
     /// <returns>This builder.</returns>
@@ -331,9 +335,7 @@ public sealed class EventBusBuilder
         configure?.Invoke(options);
         Services.TryAddSingleton(options);
         Services.TryAddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
-
-        // The store reads the options only when the first delivery resolves it; an invalid value must fail the start instead.
-        Registry.Built.Add(_ => options.ThrowIfInvalid());
+        Registry.Idempotency = options;
         return UseMiddleware<IdempotencyMiddleware>(ServiceLifetime.Singleton);
     }
 

@@ -1,6 +1,7 @@
 using EventBus.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace EventBus;
 
@@ -29,6 +30,11 @@ public static class EventBusServiceCollectionExtensions
             builder = new EventBusBuilder(services, new EventBusRegistry());
             services.AddSingleton(builder);
             services.AddSingleton(builder.Registry);
+
+            // The options system builds EventBusOptions, so that Configure<EventBusOptions> calls (a configuration section
+            // included) take effect; ValidateOnStart makes a generic host fail at start rather than on the bus's first use.
+            services.AddOptions<EventBusOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EventBusOptions>, EventBusOptionsValidator>());
             services.TryAddSingleton<EventBusRuntime>();
             services.TryAddSingleton<IEventBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
             services.TryAddSingleton<ICommandBus>(static sp => sp.GetRequiredService<EventBusRuntime>());

@@ -54,7 +54,8 @@ internal sealed class EventBusRegistry
     /// <summary>Consumer groups registered with the builder.</summary>
     public List<StreamGroupRegistration> StreamGroups { get; } = [];
 
-    public List<Action<EventBusOptions>> ConfigureOptions { get; } = [];
+    /// <summary>Gets or sets the options of the idempotency helper, when it is used; validated with the bus options.</summary>
+    public IdempotencyOptions? Idempotency { get; set; }
 
     /// <summary>Gets or sets a value indicating whether the bus counts pending messages (set by the EventBus.Testing harness).</summary>
     public bool TrackPending { get; set; }
