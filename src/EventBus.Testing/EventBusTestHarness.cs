@@ -87,7 +87,7 @@ public sealed class EventBusTestHarness
     /// <summary>Gets the dead letters of messages of type <typeparamref name="TMessage"/> (or derived), as the bus keeps them.</summary>
     /// <typeparam name="TMessage">The message type.</typeparam>
     /// <returns>A copy of the dead letters.</returns>
-    public IReadOnlyList<DeadLetter> DeadLettered<TMessage>() => _bus.GetDeadLetters().Where(d => d.Message is TMessage).ToList();
+    public IReadOnlyList<DeadLetter> DeadLettered<TMessage>() => _bus.DeadLetters.GetDeadLetters().Where(d => d.Message is TMessage).ToList();
 
     /// <summary>Gets every message reported to <see cref="EventBusOptions.OnUndelivered"/> (failures, drops, rejections, unfinished at stop).</summary>
     /// <returns>A copy, in report order.</returns>

@@ -45,7 +45,7 @@ internal abstract class CommandRoute<TResult>(InvokerContext context, Type comma
     /// caller's flow, with an envelope stamped or not per <see cref="EventBusOptions.StampInlineSends"/> (traced sends are
     /// stamped); a rejection, returned or thrown, is the result.
     /// </summary>
-    public abstract ValueTask<CommandResult<TResult>> SendInlineAsync(EventBusRuntime bus, object command, PublishOptions? options, CancellationToken cancellationToken);
+    public abstract ValueTask<CommandResult<TResult>> SendInlineAsync(CommandBus bus, object command, PublishOptions? options, CancellationToken cancellationToken);
 
     /// <summary>Runs the handler with a given envelope (an inline send, a queued command on its worker); a rejection is the result.</summary>
     public abstract ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext context, CancellationToken cancellationToken);
@@ -71,7 +71,7 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     // handlers). Null until then, and always for a route that needs a scope or runs middleware.
     private BoundCommandHandler<TCommand, TResult>? _handle;
 
-    public override ValueTask<CommandResult<TResult>> SendInlineAsync(EventBusRuntime bus, object command, PublishOptions? options, CancellationToken cancellationToken) =>
+    public override ValueTask<CommandResult<TResult>> SendInlineAsync(CommandBus bus, object command, PublishOptions? options, CancellationToken cancellationToken) =>
         SendTypedAsync(bus, MessageCast.As<TCommand>(command), options, cancellationToken);
 
     public override ValueTask<CommandResult<TResult>> SendAsync(object command, in MessageContext messageContext, CancellationToken cancellationToken) =>
@@ -82,7 +82,7 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     /// thrown, is the result. A typed sender (<see cref="CommandSender{TCommand, TResult}"/>) calls it directly, with no
     /// lookup, cast, boxing or virtual call; the bus through <see cref="SendInlineAsync"/>.
     /// </summary>
-    public ValueTask<CommandResult<TResult>> SendTypedAsync(EventBusRuntime bus, TCommand command, PublishOptions? options, CancellationToken cancellationToken)
+    public ValueTask<CommandResult<TResult>> SendTypedAsync(CommandBus bus, TCommand command, PublishOptions? options, CancellationToken cancellationToken)
     {
         // The type test first: unoptimized code (a Debug build of the library) would box a struct command for the null test.
         if (!typeof(TCommand).IsValueType && command is null)

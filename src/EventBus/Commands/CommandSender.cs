@@ -4,7 +4,7 @@ namespace EventBus;
 /// A typed sender: bound to its command's route when the container makes it, so a send calls the route directly (no lookup by
 /// type, no generic virtual call, no boxing of a struct command).
 /// </summary>
-internal sealed class CommandSender<TCommand, TResult>(EventBusRuntime bus) : ICommandSender<TCommand, TResult>
+internal sealed class CommandSender<TCommand, TResult>(CommandBus bus) : ICommandSender<TCommand, TResult>
     where TCommand : ICommand<TResult>
 {
     private readonly CommandRoute<TCommand, TResult> _route = bus.RouteOf<TCommand, TResult>();
@@ -12,7 +12,7 @@ internal sealed class CommandSender<TCommand, TResult>(EventBusRuntime bus) : IC
     public ValueTask<CommandResult<TResult>> SendAsync(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
         _route.SendTypedAsync(bus, command, options, cancellationToken);
 
-    /// <remarks>The same shape as <see cref="EventBusRuntime.InvokeAsync{TResult}(ICommand{TResult}, CancellationToken)"/>, for the same reason.</remarks>
+    /// <remarks>The same shape as <see cref="CommandBus.InvokeAsync{TResult}(ICommand{TResult}, CancellationToken)"/>, for the same reason.</remarks>
     public ValueTask<TResult> InvokeAsync(TCommand command, CancellationToken cancellationToken = default)
     {
         var pending = _route.SendTypedAsync(bus, command, null, cancellationToken);
@@ -35,7 +35,7 @@ internal sealed class CommandSender<TCommand, TResult>(EventBusRuntime bus) : IC
 }
 
 /// <summary>A typed sender of a command that returns no value (its route's result type is <see cref="VoidResult"/>).</summary>
-internal sealed class CommandSender<TCommand>(EventBusRuntime bus) : ICommandSender<TCommand>
+internal sealed class CommandSender<TCommand>(CommandBus bus) : ICommandSender<TCommand>
     where TCommand : ICommand
 {
     private readonly CommandRoute<TCommand, VoidResult> _route = bus.RouteOf<TCommand, VoidResult>();

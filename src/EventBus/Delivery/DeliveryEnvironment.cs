@@ -3,10 +3,10 @@ using Microsoft.Extensions.Logging;
 namespace EventBus;
 
 /// <summary>
-/// What every delivery pipeline of one bus shares: its clock, its log, its instruments, the test harness's hooks, the stop, and
+/// What every delivery pipeline of one bus shares: its clock, its log, its instruments, the test harness's hooks, its lifecycle, and
 /// where failures are reported. Subscriptions, consumer groups and command queues get this, never the bus itself.
 /// </summary>
-internal sealed class DeliveryEnvironment(TimeProvider time, ILogger logger, EventBusOptions options, EventBusMetrics metrics, PendingTracker? pending, StopSignals stop, FailureReporter failures)
+internal sealed class DeliveryEnvironment(TimeProvider time, ILogger logger, EventBusOptions options, EventBusMetrics metrics, PendingTracker? pending, BusLifecycle lifecycle, FailureReporter failures)
 {
     public TimeProvider Time { get; } = time;
 
@@ -20,7 +20,7 @@ internal sealed class DeliveryEnvironment(TimeProvider time, ILogger logger, Eve
     /// <summary>Gets the pending-message tracker, when a test harness turned it on; otherwise null.</summary>
     public PendingTracker? Pending { get; } = pending;
 
-    public StopSignals Stop { get; } = stop;
+    public BusLifecycle Lifecycle { get; } = lifecycle;
 
     public FailureReporter Failures { get; } = failures;
 }

@@ -87,7 +87,7 @@ internal sealed class DeliveryPipeline
         ValueTask pending;
         try
         {
-            pending = unit.Invoke(_invoker, Name, attempt, settlement, version, _env.Stop.HandlerCancellation);
+            pending = unit.Invoke(_invoker, Name, attempt, settlement, version, _env.Lifecycle.HandlerCancellation);
         }
         catch (Exception e)
         {
@@ -198,7 +198,7 @@ internal sealed class DeliveryPipeline
                 firstFailureTicks = now.UtcTicks;
             }
 
-            if (_env.Stop.IsStopFailure(failure.Exception))
+            if (_env.Lifecycle.IsStopFailure(failure.Exception))
             {
                 return new DeliveryFailure(DeliveryVerdict.CutShortByStop, failure, attempt, firstFailureTicks, now);
             }
@@ -232,7 +232,7 @@ internal sealed class DeliveryPipeline
             Log.Redelivering(_env.Logger, Name, first.MessageType, first.MessageId, next, delay, failure.Exception);
             if (delay > TimeSpan.Zero)
             {
-                if (_env.Stop.IsStopping)
+                if (_env.Lifecycle.IsStopping)
                 {
                     return new DeliveryFailure(DeliveryVerdict.RedeliveryAbandoned, failure, attempt, firstFailureTicks, now);
                 }
@@ -244,7 +244,7 @@ internal sealed class DeliveryPipeline
 
                 try
                 {
-                    await Task.Delay(delay, _env.Time, _env.Stop.Stopping).ConfigureAwait(false);
+                    await Task.Delay(delay, _env.Time, _env.Lifecycle.Stopping).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -275,7 +275,7 @@ internal sealed class DeliveryPipeline
         }
 
         var context = unit.ContextAt(0, Name, attempt);
-        using var activity = EventBusRuntime.StartProcessActivity(Topic, Name, context, unit.Count);
+        using var activity = Tracing.StartProcessActivity(Topic, Name, context, unit.Count);
         var started = Stopwatch.GetTimestamp();
         if (_metrics.QueueDuration.Enabled)
         {
@@ -288,7 +288,7 @@ internal sealed class DeliveryPipeline
             _metrics.ProcessDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, EventBusMetrics.System, TopicTag, ConsumerTag);
         }
 
-        EventBusRuntime.SetOutcome(activity, failure);
+        Tracing.SetOutcome(activity, failure);
         return failure;
     }
 
@@ -301,7 +301,7 @@ internal sealed class DeliveryPipeline
             ValueTask pending;
             try
             {
-                pending = unit.Invoke(_invoker, Name, attempt, settlement, version, _env.Stop.HandlerCancellation);
+                pending = unit.Invoke(_invoker, Name, attempt, settlement, version, _env.Lifecycle.HandlerCancellation);
             }
             catch (Exception e)
             {
@@ -313,7 +313,7 @@ internal sealed class DeliveryPipeline
 
         // The attempt's token fires on the timeout (timer from the bus's TimeProvider) or when the stop cancels handlers.
         using var timeoutSource = new CancellationTokenSource(timeout, _env.Time);
-        using var stopLink = _env.Stop.HandlerCancellation.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeoutSource);
+        using var stopLink = _env.Lifecycle.HandlerCancellation.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeoutSource);
 
         // Started on the thread pool, so that the timeout also covers a handler that blocks its thread before its first await:
         // called here, such a handler would hold the worker until it returned, and the timeout would start only then.
@@ -349,7 +349,7 @@ internal sealed class DeliveryPipeline
                 }
             }
         }
-        catch (OperationCanceledException e) when (timeout is { } t && t.Source.IsCancellationRequested && !_env.Stop.HandlerCancellation.IsCancellationRequested)
+        catch (OperationCanceledException e) when (timeout is { } t && t.Source.IsCancellationRequested && !_env.Lifecycle.HandlerCancellation.IsCancellationRequested)
         {
             return settlement.Fail(new TimeoutException($"The handler of subscription '{Name}' did not finish within its timeout of {t.Timeout}.", e));
         }

@@ -1,4 +1,3 @@
-using EventBus.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBus;

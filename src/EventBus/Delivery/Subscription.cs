@@ -118,8 +118,8 @@ internal sealed partial class Subscription : IBackpressured
     public Task Completion => _workerTasks is { } tasks ? Task.WhenAll(tasks) : Task.CompletedTask;
 
     public bool IsCurrentWorker() => _lanes is null
-        ? Workers == 1 && ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this)
-        : EventBusRuntime.CurrentSubscription.Value is EnvelopeRing lane && IsBlockedByOwnLane(lane);
+        ? Workers == 1 && ReferenceEquals(CurrentWorker.Owner, this)
+        : CurrentWorker.Owner is EnvelopeRing lane && IsBlockedByOwnLane(lane);
 
     public bool HasRoom(int count) => _buffered.HasRoom(count, Capacity, ref _scheduled);
 
@@ -267,7 +267,7 @@ internal sealed partial class Subscription : IBackpressured
     {
         // Lets a publish from inside this handler see that it would wait on its own buffer (see Topic.PublishSlowAsync); a
         // key-ordered worker is known by its lane, the one buffer only it drains.
-        EventBusRuntime.CurrentSubscription.Value = _lanes is null ? this : reader;
+        CurrentWorker.Owner = _lanes is null ? this : reader;
         var batch = batchInvoker is null ? null : new List<Envelope>(Math.Min(batchInvoker.MaxBatchSize, 1024));
         while (true)
         {

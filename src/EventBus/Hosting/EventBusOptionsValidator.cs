@@ -23,8 +23,8 @@ internal sealed class EventBusOptionsValidator(EventBusRegistry registry) : IVal
         }
 
         var failures = options.Validate()
-            .Concat(registry.Topics.SelectMany(t => EventBusRuntime.Validate(t.Value, $"topic '{MessageTypes.GetKey(t.Key)}'")))
-            .Concat(registry.HandlerOptions.SelectMany(h => EventBusRuntime.Validate(h.Value, $"subscription '{MessageTypes.GetKey(h.Key)}'")))
+            .Concat(registry.Topics.SelectMany(t => SubscriptionRules.Validate(t.Value, $"topic '{MessageTypes.GetKey(t.Key)}'")))
+            .Concat(registry.HandlerOptions.SelectMany(h => SubscriptionRules.Validate(h.Value, $"subscription '{MessageTypes.GetKey(h.Key)}'")))
             .Concat(registry.Streams.SelectMany(s => s.Value.Validate($"stream '{MessageTypes.GetKey(s.Key)}'")))
             .Concat(registry.StreamGroups.SelectMany(g => g.Options.Validate($"consumer group '{g.Group}' on stream '{MessageTypes.GetKey(g.EventType)}'", g.Options.Capacity ?? options.DefaultCapacity)))
             .ToList();
@@ -36,8 +36,8 @@ internal sealed class EventBusOptionsValidator(EventBusRegistry registry) : IVal
             // Handlers of an interface or base type included: their topics are created on first publish, but a bad combination
             // of their own options must fail now, not on every publish.
             failures.AddRange(registry.EventHandlers
-                .SelectMany(h => EventBusRuntime.ResolveOptions(registry, options, h.MessageType, h.HandlerType, DeliveryMode.Broadcast, h.IsBatch).Errors)
-                .Concat(registry.CommandHandlers.SelectMany(h => EventBusRuntime.ResolveOptions(registry, options, h.CommandType, h.HandlerType, DeliveryMode.Queue, isBatch: false).Errors))
+                .SelectMany(h => SubscriptionRules.Resolve(registry, options, h.MessageType, h.HandlerType, DeliveryMode.Broadcast, h.IsBatch).Errors)
+                .Concat(registry.CommandHandlers.SelectMany(h => SubscriptionRules.Resolve(registry, options, h.CommandType, h.HandlerType, DeliveryMode.Queue, isBatch: false).Errors))
                 .Distinct());
         }
 

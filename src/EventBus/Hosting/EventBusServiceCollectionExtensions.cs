@@ -36,13 +36,14 @@ public static class EventBusServiceCollectionExtensions
             services.AddOptions<EventBusOptions>().ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EventBusOptions>, EventBusOptionsValidator>());
             services.TryAddSingleton<EventBusRuntime>();
-            services.TryAddSingleton<IEventBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
-            services.TryAddSingleton<ICommandBus>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.TryAddSingleton<IEventBus>(static sp => sp.GetRequiredService<EventBusRuntime>().Publisher);
+            services.TryAddSingleton<ICommandBus>(static sp => sp.GetRequiredService<EventBusRuntime>().Commands);
+            services.TryAddSingleton(static sp => sp.GetRequiredService<EventBusRuntime>().Commands);
             services.TryAddSingleton(typeof(ICommandSender<,>), typeof(CommandSender<,>));
             services.TryAddSingleton(typeof(ICommandSender<>), typeof(CommandSender<>));
             services.TryAddSingleton<IEventBusControl>(static sp => sp.GetRequiredService<EventBusRuntime>());
-            services.TryAddSingleton<IDeadLetterQueue>(static sp => sp.GetRequiredService<EventBusRuntime>());
-            services.TryAddSingleton<IEventStreams>(static sp => sp.GetRequiredService<EventBusRuntime>());
+            services.TryAddSingleton<IDeadLetterQueue>(static sp => sp.GetRequiredService<EventBusRuntime>().DeadLetters);
+            services.TryAddSingleton<IEventStreams>(static sp => sp.GetRequiredService<EventBusRuntime>().Streams);
             services.TryAddSingleton<IStreamOffsetStore, InMemoryStreamOffsetStore>();
             services.AddHostedService<EventBusHostedService>();
         }

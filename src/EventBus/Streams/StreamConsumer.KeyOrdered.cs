@@ -91,7 +91,7 @@ internal sealed partial class StreamConsumer
 
     private async Task RunKeyWorkerAsync(DeliveryWorker worker, ChannelReader<StreamEntry> queue)
     {
-        EventBusRuntime.CurrentSubscription.Value = this;
+        CurrentWorker.Owner = this;
         while (await queue.WaitToReadAsync().ConfigureAwait(false))
         {
             while (!_stopRequested && !_abandoned && _fault is null && queue.TryRead(out var entry))

@@ -49,7 +49,7 @@ internal sealed partial class StreamConsumer
         }
 
         _roomWaiter.Wake();
-        await _bus.OffsetStore.SaveAsync(Topic, Name, offset, cancellationToken).ConfigureAwait(false);
+        await _owner.OffsetStore.SaveAsync(Topic, Name, offset, cancellationToken).ConfigureAwait(false);
         return offset;
     }
 

@@ -31,7 +31,7 @@ internal sealed record ConsumerGroupSettings(
 [DebuggerDisplay("{Name,nq} on {Topic,nq}: committed {Committed}, position {Position}")]
 internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommitter, IBackpressured
 {
-    private readonly EventBusRuntime _bus;
+    private readonly IStreamGroupOwner _owner;
     private readonly DeliveryEnvironment _env;
     private readonly StreamLog _log;
     private readonly DeliveryPipeline _pipeline;
@@ -58,9 +58,9 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     private SeekRequest? _seek;
     private RoomWaiter _roomWaiter;
 
-    public StreamConsumer(EventBusRuntime bus, DeliveryEnvironment env, StreamLog log, string name, HandlerInvoker invoker, ConsumerGroupSettings settings)
+    public StreamConsumer(IStreamGroupOwner owner, DeliveryEnvironment env, StreamLog log, string name, HandlerInvoker invoker, ConsumerGroupSettings settings)
     {
-        _bus = bus;
+        _owner = owner;
         _env = env;
         _log = log;
         Topic = log.Topic.Name; // kept here: the log's own fields share cache lines with the head the publisher writes
@@ -309,14 +309,14 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     public Task WaitForRoomAsync(int count, CancellationToken cancellationToken) =>
         _roomWaiter.WaitAsync(this, count, static (group, wanted) => group.HasRoom(group._log.Head, wanted) || group._log.IsCompleted || group._completion.Task.IsCompleted, cancellationToken);
 
-    public bool IsCurrentWorker() => ReferenceEquals(EventBusRuntime.CurrentSubscription.Value, this);
+    public bool IsCurrentWorker() => ReferenceEquals(CurrentWorker.Owner, this);
 
     /// <summary>Called by the log after an append, under its lock, for every running group.</summary>
     public void OnAppended(int count) => EnterPending(count);
 
     private async Task RunAsync()
     {
-        EventBusRuntime.CurrentSubscription.Value = this;
+        CurrentWorker.Owner = this;
         try
         {
             if (_workers.Length == 1)
@@ -541,7 +541,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         LeavePending(Interlocked.Read(ref _pendingCount));
         _roomWaiter.Wake();
         Interlocked.Exchange(ref _seek, null)?.Done.TrySetException(new InvalidOperationException($"Consumer group '{Name}' on stream '{Topic}' stopped before the seek was applied."));
-        _bus.OnGroupStopped(this);
+        _owner.OnGroupStopped(this);
         if (_fault is { } fault)
         {
             _completion.TrySetException(fault);

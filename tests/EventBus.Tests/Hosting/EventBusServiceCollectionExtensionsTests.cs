@@ -8,13 +8,15 @@ namespace EventBus.Tests.Hosting;
 public sealed class EventBusServiceCollectionExtensionsTests
 {
     [Fact]
-    public async Task AddEventBus_ResolvesOneInstanceBehindEveryInterface()
+    public async Task AddEventBus_EachInterfaceIsASingletonOfItsOwn()
     {
         await using var bus = TestBus.Build(b => b.AddEventHandler<Hello, HelloHandler<FirstTag>>());
 
-        object eventBus = bus.Get<IEventBus>();
+        object[] services = [bus.Get<IEventBus>(), bus.Get<ICommandBus>(), bus.Get<IEventBusControl>(), bus.Get<IDeadLetterQueue>(), bus.Get<IEventStreams>()];
 
-        eventBus.Should().BeSameAs(bus.Get<ICommandBus>()).And.BeSameAs(bus.Get<IEventBusControl>());
+        services.Should().OnlyHaveUniqueItems(s => s.GetType(), "each public interface has its own implementing type");
+        bus.Get<IEventBus>().Should().BeSameAs(bus.Get<IEventBus>());
+        bus.Get<ICommandBus>().Should().BeSameAs(bus.Get<ICommandBus>());
         bus.Services.GetServices<IHostedService>().Should().ContainSingle();
     }
 

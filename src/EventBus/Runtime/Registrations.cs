@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 
-namespace EventBus.Hosting;
+namespace EventBus;
 
 /// <summary>An event handler registration: the handler type, the message type it declares, and how to call it.</summary>
 /// <remarks>The invoker factory is a closed generic built where the types are known statically, so dispatch needs no reflection.</remarks>

@@ -1,8 +1,19 @@
 namespace EventBus;
 
-/// <content>Commands: inline sends, invokes and enqueues, and their routes.</content>
-internal sealed partial class EventBusRuntime
+/// <summary>
+/// Sends commands (<see cref="ICommandBus"/>): inline to their route, which runs the handler on the caller's flow, or onto their
+/// queue (a topic with one queue subscription), whose worker handles them and completes the reply a queued sender awaits.
+/// </summary>
+internal sealed class CommandBus(TypeMap<CommandRoute> routes, TopicTable topics, EventPublisher publisher, BusLifecycle lifecycle, EventBusMetrics metrics, TimeProvider time, bool stampInlineSends) : ICommandBus
 {
+    private readonly TypeMap<CommandRoute> _commands = routes;
+
+    /// <summary>Gets the route of every command type.</summary>
+    public TypeMap<CommandRoute> Routes => _commands;
+
+    /// <summary>Gets the clock that stamps inline sends.</summary>
+    public TimeProvider TimeProvider => time;
+
     public ValueTask<CommandResult> SendAsync(ICommand command, CancellationToken cancellationToken = default) =>
         SendAsync(command, null, cancellationToken);
 
@@ -98,39 +109,15 @@ internal sealed partial class EventBusRuntime
             ThrowHelper.ThrowArgumentNull(nameof(command));
         }
 
-        var topic = GetTopic(command);
+        var topic = topics.Of(command);
         if (!topic.IsCommand)
         {
             ThrowHelper.ThrowEventEnqueued(topic.MessageType);
         }
 
         return EventBusTelemetry.Source.HasListeners()
-            ? PublishTracedAsync(topic, command, options, reply is null ? "publish" : "send", cancellationToken, reply)
-            : topic.PublishAsync(command, CreateContext(topic.Name, options, reply), cancellationToken);
-    }
-
-    private TypeMap<CommandRoute> BuildCommandRoutes(List<string> problems)
-    {
-        var routes = new Dictionary<Type, CommandRoute>();
-        foreach (var group in _registry.CommandHandlers.GroupBy(h => h.CommandType))
-        {
-            var handlers = group.ToList();
-            if (handlers.Count > 1)
-            {
-                problems.Add($"The command '{group.Key.FullName}' has {handlers.Count} handlers ({string.Join(", ", handlers.Select(h => h.HandlerType.FullName))}); a command must have exactly one.");
-                continue;
-            }
-
-            var registration = handlers[0];
-            routes[group.Key] = registration.CreateRoute(new InvokerContext(_services, registration.HandlerType, registration.Lifetime, MiddlewareFor(group.Key)));
-        }
-
-        foreach (var command in _registry.KnownCommandTypes.Where(t => !routes.ContainsKey(t) && !_registry.CommandHandlers.Exists(h => h.CommandType == t)).OrderBy(t => t.FullName, StringComparer.Ordinal))
-        {
-            problems.Add($"The command '{command.FullName}' has no handler; a command must have exactly one (implement ICommandHandler<{command.Name}> or ICommandHandler<{command.Name}, TResult>).");
-        }
-
-        return new TypeMap<CommandRoute>(routes);
+            ? publisher.PublishTracedAsync(topic, command, options, reply is null ? "publish" : "send", cancellationToken, reply)
+            : topic.PublishAsync(command, publisher.CreateContext(topic.Name, options, reply), cancellationToken);
     }
 
     private ValueTask<CommandResult<TResult>> SendCore<TResult>(object command, PublishOptions? options, CancellationToken cancellationToken)
@@ -149,20 +136,20 @@ internal sealed partial class EventBusRuntime
     }
 
     /// <summary>Gets a value indicating whether an inline send stamps its envelope (<see cref="EventBusOptions.StampInlineSends"/>).</summary>
-    internal bool StampInlineSends => _stampInlineSends;
+    internal bool StampInlineSends => stampInlineSends;
 
     /// <summary>What every inline send does before it runs the handler: refuses after a stop, counts the send.</summary>
     /// <returns>Whether the send is traced (<see cref="SendTracedAsync"/>): an activity listener is attached.</returns>
     internal bool BeginSend(string topic)
     {
-        if (Volatile.Read(ref _state) >= Stopping)
+        if (lifecycle.IsStopping)
         {
             ThrowHelper.ThrowStoppedForCommand();
         }
 
-        if (Metrics.Published.Enabled)
+        if (metrics.Published.Enabled)
         {
-            Metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, topic));
+            metrics.Published.Add(1, EventBusMetrics.System, new(EventBusTelemetry.DestinationAttribute, topic));
         }
 
         return EventBusTelemetry.Source.HasListeners();
@@ -185,9 +172,9 @@ internal sealed partial class EventBusRuntime
     /// <summary>Sends inside a <c>send</c> span; the handler runs within it, so what it publishes joins the trace.</summary>
     internal async ValueTask<CommandResult<TResult>> SendTracedAsync<TResult>(CommandRoute<TResult> route, object command, PublishOptions? options, CancellationToken cancellationToken)
     {
-        using var activity = StartProducerActivity("send", route.Topic);
-        var context = CreateContext(route.Topic, options);
-        TagMessage(activity, context);
+        using var activity = Tracing.StartProducerActivity("send", route.Topic);
+        var context = publisher.CreateContext(route.Topic, options);
+        Tracing.TagMessage(activity, context);
         try
         {
             var result = await route.SendAsync(command, context, cancellationToken).ConfigureAwait(false);
@@ -200,18 +187,8 @@ internal sealed partial class EventBusRuntime
         }
         catch (Exception e)
         {
-            SetError(activity, e);
+            Tracing.SetError(activity, e);
             throw;
         }
-    }
-
-    private Subscription[] CreateCommandSubscription(Topic topic)
-    {
-        if (!_commands.TryGetValue(topic.MessageType, out var route))
-        {
-            ThrowHelper.ThrowUnknownCommand(topic.MessageType);
-        }
-
-        return [CreateSubscription(topic, route.Context.HandlerType, route.CreateQueueInvoker(), DeliveryMode.Queue, isBatch: false)];
     }
 }

@@ -3,14 +3,19 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBus;
 
-/// <content>Streams: the logs of stream topics, consumer groups (registered and started at run time), replay, seek and lag.</content>
-internal sealed partial class EventBusRuntime : IEventStreams
+/// <summary>
+/// The streams of one bus (<see cref="IEventStreams"/>): replay readers, consumer groups (registered with the builder, or started at
+/// run time), seeks and lag. It owns the groups; the logs belong to their topics.
+/// </summary>
+internal sealed class EventStreams(TopicTable topics, Func<Type, bool> isStream, DeliveryEnvironment environment, IServiceProvider services) : IEventStreams, IStreamGroupOwner
 {
     private readonly List<StreamConsumer> _consumers = [];
     private IStreamOffsetStore? _offsetStore;
 
     /// <summary>Gets the offset store, resolved on first use (a store that depends on the bus can be built once the bus is).</summary>
-    internal IStreamOffsetStore OffsetStore => _offsetStore ??= _services.GetService<IStreamOffsetStore>() ?? new InMemoryStreamOffsetStore();
+    public IStreamOffsetStore OffsetStore => _offsetStore ??= services.GetService<IStreamOffsetStore>() ?? new InMemoryStreamOffsetStore();
+
+    private EventBusOptions Options => environment.Options;
 
     public IAsyncEnumerable<StreamEvent<TEvent>> ReadAsync<TEvent>(StreamPosition from, bool follow = false, CancellationToken cancellationToken = default) =>
         ReadCoreAsync<TEvent>(GetStream(typeof(TEvent)), from, follow, cancellationToken);
@@ -53,7 +58,7 @@ internal sealed partial class EventBusRuntime : IEventStreams
 
     public StreamInfo GetStreamInfo<TEvent>() => GetStream(typeof(TEvent)).Describe();
 
-    internal StreamConsumer[] Consumers()
+    public StreamConsumer[] Consumers()
     {
         lock (_consumers)
         {
@@ -61,9 +66,10 @@ internal sealed partial class EventBusRuntime : IEventStreams
         }
     }
 
-    internal IEnumerable<StreamLog> Streams() => _topicsByType.Values.Select(t => t.Log).OfType<StreamLog>();
+    /// <summary>Gets the logs of the stream topics created so far.</summary>
+    public IEnumerable<StreamLog> Logs() => topics.All.Select(t => t.Log).OfType<StreamLog>();
 
-    internal void OnGroupStopped(StreamConsumer consumer)
+    public void OnGroupStopped(StreamConsumer consumer)
     {
         lock (_consumers)
         {
@@ -72,23 +78,21 @@ internal sealed partial class EventBusRuntime : IEventStreams
     }
 
     /// <summary>
-    /// Creates the groups registered with the builder and joins them to their streams, when the bus is built: events published
-    /// before the bus starts are kept for them (within their backlog) and delivered once it does.
+    /// Creates a group registered with the builder and joins it to its stream, when the bus is built: events published before the
+    /// bus starts are kept for it (within its backlog) and delivered once it does.
     /// </summary>
-    private void ReserveRegisteredGroups()
+    public void Reserve(Type eventType, string group, HandlerInvoker invoker, ConsumerGroupOptions options)
     {
-        foreach (var registration in _registry.StreamGroups)
+        var consumer = CreateConsumer(GetStream(eventType), group, invoker, options);
+        consumer.Reserve();
+        lock (_consumers)
         {
-            var log = _topicsByType[registration.EventType].Log!;
-            var invoker = registration.CreateInvoker(new InvokerContext(_services, registration.HandlerType, registration.Lifetime, MiddlewareFor(registration.EventType)));
-            var consumer = CreateConsumer(log, registration.Group, invoker, registration.Options);
-            consumer.Reserve();
             _consumers.Add(consumer);
         }
     }
 
     /// <summary>When the bus starts: the registered groups load their committed offsets and find where they start.</summary>
-    private async Task PrepareRegisteredGroupsAsync(CancellationToken cancellationToken)
+    public async Task PrepareRegisteredGroupsAsync(CancellationToken cancellationToken)
     {
         foreach (var consumer in Consumers().Where(c => c.IsReserved))
         {
@@ -100,14 +104,14 @@ internal sealed partial class EventBusRuntime : IEventStreams
             {
                 // One group that cannot start must not keep the others (or the host) from starting: it is logged, leaves the
                 // stream and does not run.
-                Log.ConsumerGroupFaulted(_logger, consumer.Name, consumer.Topic, -1, 0, e);
+                Log.ConsumerGroupFaulted(environment.Logger, consumer.Name, consumer.Topic, -1, 0, e);
                 await consumer.DisposeAsync().ConfigureAwait(false);
             }
         }
     }
 
-    /// <summary>Starts the workers of every prepared group that is not running yet (under the topics lock, when the bus starts).</summary>
-    private void StartConsumers()
+    /// <summary>Starts the workers of every prepared group that is not running yet (under the lifecycle's lock, when the bus starts).</summary>
+    public void StartConsumers()
     {
         foreach (var consumer in Consumers())
         {
@@ -126,14 +130,14 @@ internal sealed partial class EventBusRuntime : IEventStreams
         configure?.Invoke(options);
         var consumer = CreateConsumer(log, group, invoker, options);
         await consumer.PrepareAsync(OffsetStore, cancellationToken).ConfigureAwait(false);
-        lock (_topicsLock)
+        lock (environment.Lifecycle.SyncRoot)
         {
             lock (_consumers)
             {
                 _consumers.Add(consumer);
             }
 
-            if (_state == Running)
+            if (environment.Lifecycle.IsRunning)
             {
                 consumer.Start();
             }
@@ -164,22 +168,19 @@ internal sealed partial class EventBusRuntime : IEventStreams
             options.HandlerTimeout ?? Options.DefaultHandlerTimeout,
             options.OnFailure,
             Options.DefaultDeadLetterCapacity);
-        return new StreamConsumer(this, Environment, log, group, invoker, settings);
+        return new StreamConsumer(this, environment, log, group, invoker, settings);
     }
 
     private StreamLog GetStream(Type eventType)
     {
-        if (!_topicsByType.TryGetValue(eventType, out var topic))
+        if (!topics.TryGet(eventType, out var topic))
         {
-            topic = _registry.Streams.ContainsKey(eventType) ? GetOrCreateTopic(eventType, isCommand: false) : null;
+            topic = isStream(eventType) ? topics.GetOrCreate(eventType, isCommand: false) : null;
         }
 
         return topic?.Log ?? throw new InvalidOperationException(
             $"'{eventType.FullName}' is not a stream. Declare it with AddStream<{eventType.Name}>() (or add a consumer group on it) in AddEventBus, so that its events are kept in a log.");
     }
-
-    /// <summary>The stream's options when the type is declared as one (or has a registered group); otherwise null.</summary>
-    private StreamOptions? StreamOptionsFor(Type type) => _registry.Streams.GetValueOrDefault(type);
 
     private async IAsyncEnumerable<StreamEvent<TEvent>> ReadCoreAsync<TEvent>(StreamLog log, StreamPosition from, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -2,9 +2,14 @@ using System.Buffers;
 
 namespace EventBus;
 
-/// <content>Publishing events: topic lookup, envelopes, single and batch publishes.</content>
-internal sealed partial class EventBusRuntime
+/// <summary>
+/// Publishes events (<see cref="IEventBus"/>): finds the topic of each event's runtime type, stamps its envelope and hands it to
+/// the topic, which appends it to its stream (if any) and writes it to every subscription, or to none.
+/// </summary>
+internal sealed class EventPublisher(TopicTable topics, TimeProvider time) : IEventBus
 {
+    private readonly TopicTable _topics = topics;
+
     public ValueTask PublishAsync<TEvent>(TEvent @event, CancellationToken cancellationToken = default) =>
         PublishAsync(@event, null, cancellationToken);
 
@@ -15,7 +20,7 @@ internal sealed partial class EventBusRuntime
             ThrowHelper.ThrowArgumentNull(nameof(@event));
         }
 
-        var topic = GetTopic(@event);
+        var topic = _topics.Of(@event);
         if (topic.IsCommand)
         {
             ThrowHelper.ThrowCommandPublished(topic.MessageType);
@@ -27,18 +32,18 @@ internal sealed partial class EventBusRuntime
     }
 
     /// <summary>Publishes inside a <c>publish</c> span whose context travels in the envelope.</summary>
-    private async ValueTask PublishTracedAsync(Topic topic, object message, PublishOptions? options, string operation, CancellationToken cancellationToken, ReplySink? reply = null)
+    internal async ValueTask PublishTracedAsync(Topic topic, object message, PublishOptions? options, string operation, CancellationToken cancellationToken, ReplySink? reply = null)
     {
-        using var activity = StartProducerActivity(operation, topic.Name);
+        using var activity = Tracing.StartProducerActivity(operation, topic.Name);
         var context = CreateContext(topic.Name, options, reply);
-        TagMessage(activity, context);
+        Tracing.TagMessage(activity, context);
         try
         {
             await topic.PublishAsync(message, context, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            SetError(activity, e);
+            Tracing.SetError(activity, e);
             throw;
         }
     }
@@ -76,7 +81,7 @@ internal sealed partial class EventBusRuntime
             throw new ArgumentNullException("events", "A batch cannot contain null events.");
         }
 
-        var topic = GetTopic(item);
+        var topic = _topics.Of(item);
         if (topic.IsCommand)
         {
             ThrowHelper.ThrowCommandPublished(topic.MessageType);
@@ -163,49 +168,7 @@ internal sealed partial class EventBusRuntime
 
     /// <summary>A new envelope: a new message id (unless the options give one), the time, the options (or the reply that holds them), the trace.</summary>
     internal MessageContext CreateContext(string messageType, PublishOptions? options, ReplySink? reply = null) =>
-        MessageContext.Stamped(messageType, options, reply, _time);
-
-    private Topic GetTopic<T>(T message)
-    {
-        // For a sealed static type the runtime type is known: one array read. Otherwise look up the runtime type.
-        if (TypeSlot<T>.IsExact)
-        {
-            var slots = Volatile.Read(ref _topicsBySlot);
-            var index = TypeSlot<T>.Index;
-            if ((uint)index < (uint)slots.Length && slots[index] is { } cached)
-            {
-                return cached;
-            }
-        }
-
-        var type = message!.GetType();
-        if (!_topicsByType.TryGetValue(type, out var topic))
-        {
-            topic = GetOrCreateTopic(type, MessageTypes.IsCommand(type));
-        }
-
-        if (TypeSlot<T>.IsExact)
-        {
-            CacheSlot(TypeSlot<T>.Index, topic);
-        }
-
-        return topic;
-    }
-
-    private void CacheSlot(int index, Topic topic)
-    {
-        lock (_topicsLock)
-        {
-            var slots = _topicsBySlot;
-            if (index >= slots.Length)
-            {
-                Array.Resize(ref slots, Math.Max(index + 1, slots.Length * 2));
-            }
-
-            slots[index] = topic;
-            Volatile.Write(ref _topicsBySlot, slots);
-        }
-    }
+        MessageContext.Stamped(messageType, options, reply, time);
 
     /// <summary>Publishes the events of one topic as one batch, inside a <c>publish</c> span when tracing is on.</summary>
     private ValueTask PublishGroup<TEvent>(Topic topic, IReadOnlyList<TEvent> events, PublishOptions? options, CancellationToken cancellationToken) =>
@@ -215,7 +178,7 @@ internal sealed partial class EventBusRuntime
 
     private async ValueTask PublishGroupTracedAsync<TEvent>(Topic topic, IReadOnlyList<TEvent> events, PublishOptions? options, CancellationToken cancellationToken)
     {
-        using var activity = StartProducerActivity("publish", topic.Name);
+        using var activity = Tracing.StartProducerActivity("publish", topic.Name);
         activity?.SetTag(EventBusTelemetry.BatchCountAttribute, events.Count);
         try
         {
@@ -224,7 +187,7 @@ internal sealed partial class EventBusRuntime
         }
         catch (Exception e)
         {
-            SetError(activity, e);
+            Tracing.SetError(activity, e);
             throw;
         }
     }

@@ -1,7 +1,7 @@
 namespace EventBus;
 
-/// <content>The dead-letter queue API over every subscription.</content>
-internal sealed partial class EventBusRuntime
+/// <summary>The dead letters of every subscription and consumer group of one bus (<see cref="IDeadLetterQueue"/>): listed, re-driven, purged.</summary>
+internal sealed class DeadLetterQueue(TopicTable topics, EventStreams streams, BusLifecycle lifecycle) : IDeadLetterQueue
 {
     public int Count => DeadLetterStores().Sum(s => s.Store.Count);
 
@@ -13,13 +13,13 @@ internal sealed partial class EventBusRuntime
 
     public async ValueTask<int> RedriveAsync(Func<DeadLetter, bool>? predicate = null, CancellationToken cancellationToken = default)
     {
-        if (IsStopping)
+        if (lifecycle.IsStopping)
         {
             ThrowHelper.ThrowStopped();
         }
 
         var redriven = 0;
-        foreach (var subscription in AllSubscriptions())
+        foreach (var subscription in topics.Subscriptions())
         {
             var taken = subscription.DeadLetters.Take(predicate);
             var index = 0;
@@ -52,5 +52,5 @@ internal sealed partial class EventBusRuntime
 
     /// <summary>The dead letters of every subscription and of every running consumer group (which re-read by seeking, not by re-drive).</summary>
     private IEnumerable<(string Name, DeadLetterStore Store)> DeadLetterStores() =>
-        AllSubscriptions().Select(s => (s.Name, s.DeadLetters)).Concat(Consumers().Select(c => (c.Name, c.DeadLetters)));
+        topics.Subscriptions().Select(s => (s.Name, s.DeadLetters)).Concat(streams.Consumers().Select(c => (c.Name, c.DeadLetters)));
 }
