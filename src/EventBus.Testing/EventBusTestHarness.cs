@@ -17,7 +17,7 @@ public sealed record Captured<TMessage>(TMessage Message, MessageContext Context
 /// Register it with <see cref="EventBusTestingExtensions.AddTestHarness(EventBusBuilder)"/> and resolve it from the container.
 /// </summary>
 [DebuggerDisplay("{Pending} pending, {_published.Count} published, {_handled.Count} handled")]
-public sealed class EventBusTestHarness
+public sealed class EventBusTestHarness : IEventBusObserver
 {
     private readonly Lock _lock = new();
     private readonly List<Captured<object>> _published = [];
@@ -29,17 +29,6 @@ public sealed class EventBusTestHarness
     internal EventBusTestHarness(EventBusRuntime bus)
     {
         _bus = bus;
-        var hooks = bus.Pending!;
-        hooks.Published = (message, context) => Add(_published, new Captured<object>(message, context));
-        hooks.Handled = (message, context) => Add(_handled, new Captured<object>(message, context));
-        hooks.Failed = (message, context, exception) => Add(_failed, new Captured<object>(message, context, exception));
-        hooks.Undelivered = message =>
-        {
-            lock (_lock)
-            {
-                _undelivered.Add(message);
-            }
-        };
     }
 
     /// <summary>Gets the number of messages the bus owns now: buffered, in flight, or waiting for a delayed redelivery.</summary>
@@ -99,6 +88,20 @@ public sealed class EventBusTestHarness
         }
     }
 
+    void IEventBusObserver.OnPublished(object message, MessageContext context) => Add(_published, new Captured<object>(message, context));
+
+    void IEventBusObserver.OnHandled(object message, MessageContext context) => Add(_handled, new Captured<object>(message, context));
+
+    void IEventBusObserver.OnFailed(object message, MessageContext context, Exception? exception) => Add(_failed, new Captured<object>(message, context, exception));
+
+    void IEventBusObserver.OnUndelivered(UndeliveredMessage message)
+    {
+        lock (_lock)
+        {
+            _undelivered.Add(message);
+        }
+    }
+
     private void Add(List<Captured<object>> list, Captured<object> item)
     {
         lock (_lock)
@@ -144,7 +147,12 @@ public static class EventBusTestingExtensions
         builder.Registry.TrackPending = true;
 
         // Attached while the bus is built, so that nothing published before the harness is first resolved goes unrecorded.
-        builder.Registry.Built.Add(static bus => bus.Pending!.Owner = new EventBusTestHarness(bus));
+        builder.Registry.Built.Add(static bus =>
+        {
+            var harness = new EventBusTestHarness(bus);
+            bus.Observers.Add(harness);
+            bus.Pending!.Owner = harness;
+        });
         builder.Services.AddSingleton(static sp => (EventBusTestHarness)sp.GetRequiredService<EventBusRuntime>().Pending!.Owner!);
         return builder;
     }

@@ -29,7 +29,7 @@ internal sealed class DeliveryPipeline
     private readonly HandlerInvoker _invoker;
     private readonly DeliverySettings _settings;
     private readonly EventBusMetrics _metrics;
-    private readonly PendingTracker? _pending;
+    private readonly BusObservers _observers;
 
     public DeliveryPipeline(DeliveryEnvironment env, HandlerInvoker invoker, DeliverySettings settings, string topic, string name, int deadLetterCapacity)
     {
@@ -37,7 +37,7 @@ internal sealed class DeliveryPipeline
         _invoker = invoker;
         _settings = settings;
         _metrics = env.Metrics;
-        _pending = env.Pending;
+        _observers = env.Observers;
         Topic = topic;
         Name = name;
         TopicTag = new(EventBusTelemetry.DestinationAttribute, topic);
@@ -105,17 +105,17 @@ internal sealed class DeliveryPipeline
             : default;
     }
 
-    /// <summary>The delivery succeeded: counts it and tells the harness. Called by the owner once the outcome is its own.</summary>
+    /// <summary>The delivery succeeded: counts it and tells the observers. Called by the owner once the outcome is its own.</summary>
     public void Succeeded<TUnit>(DeliveryWorker worker, in TUnit unit, int attempt)
         where TUnit : struct, IDeliveryUnit
     {
         worker.Succeeded += unit.Count;
         Count(_metrics.Succeeded, unit.Count);
-        if (_pending?.Handled is { } handled)
+        if (_observers.Any)
         {
             for (var i = 0; i < unit.Count; i++)
             {
-                handled(unit.MessageAt(i), unit.ContextAt(i, Name, attempt));
+                _observers.Handled(unit.MessageAt(i), unit.ContextAt(i, Name, attempt));
             }
         }
     }
@@ -203,11 +203,11 @@ internal sealed class DeliveryPipeline
                 return new DeliveryFailure(DeliveryVerdict.CutShortByStop, failure, attempt, firstFailureTicks, now);
             }
 
-            if (_pending?.Failed is { } failed)
+            if (_observers.Any)
             {
                 for (var i = 0; i < unit.Count; i++)
                 {
-                    failed(unit.MessageAt(i), unit.ContextAt(i, Name, attempt), failure.Exception);
+                    _observers.AttemptFailed(unit.MessageAt(i), unit.ContextAt(i, Name, attempt), failure.Exception);
                 }
             }
 

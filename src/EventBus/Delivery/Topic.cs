@@ -16,11 +16,13 @@ namespace EventBus;
 internal sealed class Topic
 {
     private readonly Lock _lock = new();
+    private readonly BusObservers _observers;
     private volatile bool _completed;
 
-    public Topic(Type messageType, bool isCommand, EventBusMetrics metrics, PendingTracker? pending)
+    public Topic(Type messageType, bool isCommand, EventBusMetrics metrics, BusObservers observers, PendingTracker? pending)
     {
         Metrics = metrics;
+        _observers = observers;
         Pending = pending;
         MessageType = messageType;
         Name = MessageTypes.GetKey(messageType);
@@ -57,17 +59,93 @@ internal sealed class Topic
 
     public ValueTask PublishAsync(object message, MessageContext context, CancellationToken cancellationToken)
     {
-        IBackpressured? blocked;
-        lock (_lock)
+        if (Pending is not { } pending)
         {
-            blocked = TryWrite(message, context, null, 1);
+            return PublishCoreAsync(message, context, cancellationToken);
         }
 
-        return blocked is null ? default : PublishSlowAsync(message, context, null, blocked, cancellationToken);
+        pending.Enter();
+        try
+        {
+            return Tracked(PublishCoreAsync(message, context, cancellationToken), pending);
+        }
+        catch
+        {
+            pending.Leave();
+            throw;
+        }
     }
 
     /// <summary>Publishes the first <paramref name="count"/> messages of the arrays (which may be rented, hence longer) atomically and contiguously.</summary>
     public ValueTask PublishBatchAsync(object[] messages, MessageContext[] contexts, int count, CancellationToken cancellationToken)
+    {
+        if (Pending is not { } pending)
+        {
+            return PublishBatchCoreAsync(messages, contexts, count, cancellationToken);
+        }
+
+        pending.Enter();
+        try
+        {
+            return Tracked(PublishBatchCoreAsync(messages, contexts, count, cancellationToken), pending);
+        }
+        catch
+        {
+            pending.Leave();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// With pending messages counted (the test harness), a publish counts as one from before it takes the lock until it has told
+    /// the observers: the bus is not idle while a publish is under way, even when its message was handled before the observers
+    /// heard of it (they are told after the lock is released).
+    /// </summary>
+    private static ValueTask Tracked(ValueTask publish, PendingTracker pending)
+    {
+        if (publish.IsCompletedSuccessfully)
+        {
+            pending.Leave();
+            return default;
+        }
+
+        return LeaveAfterAsync(publish, pending);
+
+        static async ValueTask LeaveAfterAsync(ValueTask publish, PendingTracker pending)
+        {
+            try
+            {
+                await publish.ConfigureAwait(false);
+            }
+            finally
+            {
+                pending.Leave();
+            }
+        }
+    }
+
+    private ValueTask PublishCoreAsync(object message, MessageContext context, CancellationToken cancellationToken)
+    {
+        IBackpressured? blocked;
+        lock (_lock)
+        {
+            blocked = TryWrite(message, ref context, null, 1);
+        }
+
+        if (blocked is not null)
+        {
+            return PublishSlowAsync(message, context, null, blocked, cancellationToken);
+        }
+
+        if (_observers.Any)
+        {
+            Observe(message, context, null);
+        }
+
+        return default;
+    }
+
+    private ValueTask PublishBatchCoreAsync(object[] messages, MessageContext[] contexts, int count, CancellationToken cancellationToken)
     {
         Log?.EnsureBatchFits(count);
         foreach (var subscription in Subscriptions)
@@ -80,12 +158,23 @@ internal sealed class Topic
 
         var batch = new Batch(messages, contexts, count);
         IBackpressured? blocked;
+        MessageContext none = default;
         lock (_lock)
         {
-            blocked = TryWrite(null, default, batch, count);
+            blocked = TryWrite(null, ref none, batch, count);
         }
 
-        return blocked is null ? default : PublishSlowAsync(null, default, batch, blocked, cancellationToken);
+        if (blocked is not null)
+        {
+            return PublishSlowAsync(null, default, batch, blocked, cancellationToken);
+        }
+
+        if (_observers.Any)
+        {
+            Observe(null, default, batch);
+        }
+
+        return default;
     }
 
     /// <summary>Writes one envelope to one subscription (a re-drive) if it has room; throws once the topic is completed.</summary>
@@ -123,6 +212,21 @@ internal sealed class Topic
         Log?.Complete();
     }
 
+    /// <summary>Tells the observers what the topic accepted, after its lock is released.</summary>
+    private void Observe(object? message, in MessageContext context, Batch? batch)
+    {
+        if (batch is not { } published)
+        {
+            _observers.Published(message!, context);
+            return;
+        }
+
+        for (var i = 0; i < published.Count; i++)
+        {
+            _observers.Published(published.Messages[i], published.Contexts[i]);
+        }
+    }
+
     /// <summary>Refuses a message after the stop, naming the API it came through: a command's queue, or an event's topic.</summary>
     private void ThrowStopped()
     {
@@ -145,23 +249,32 @@ internal sealed class Topic
             }
 
             await blocked.WaitForRoomAsync(count, cancellationToken).ConfigureAwait(false);
+            IBackpressured? stillBlocked;
             lock (_lock)
             {
-                if (TryWrite(message, context, batch, count) is not { } stillBlocked)
+                stillBlocked = TryWrite(message, ref context, batch, count);
+            }
+
+            if (stillBlocked is null)
+            {
+                if (_observers.Any)
                 {
-                    return;
+                    Observe(message, context, batch);
                 }
 
-                blocked = stillBlocked;
+                return;
             }
+
+            blocked = stillBlocked;
         }
     }
 
     /// <summary>
     /// Under the lock: returns a full <see cref="FullPolicy.Wait"/> subscription or consumer group to wait for, or appends to the
-    /// stream (if any), writes to every subscription and returns null.
+    /// stream (if any), writes to every subscription and returns null; a single message's <paramref name="context"/> then carries
+    /// its offset when something reads it.
     /// </summary>
-    private IBackpressured? TryWrite(object? message, MessageContext context, Batch? batch, int count)
+    private IBackpressured? TryWrite(object? message, ref MessageContext context, Batch? batch, int count)
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks and writes happen under the topic lock.");
         if (_completed)
@@ -208,7 +321,7 @@ internal sealed class Topic
             else
             {
                 var offset = log.Append(message!, context);
-                if (subscriptions.Length != 0 || Pending?.Published is not null)
+                if (subscriptions.Length != 0 || _observers.Any)
                 {
                     context = context.WithOffset(offset);
                 }
@@ -220,21 +333,6 @@ internal sealed class Topic
         if (Metrics.Published.Enabled)
         {
             Metrics.Published.Add(count, EventBusMetrics.System, TopicTag);
-        }
-
-        if (Pending?.Published is { } observe)
-        {
-            if (batch is { } published)
-            {
-                for (var i = 0; i < published.Count; i++)
-                {
-                    observe(published.Messages[i], published.Contexts[i]);
-                }
-            }
-            else
-            {
-                observe(message!, context);
-            }
         }
 
         foreach (var subscription in subscriptions)

@@ -65,6 +65,10 @@ internal static partial class Log
         Message = "Consumer group {Group} on stream {Topic} committed offset {Offset}, beyond the stream's head {Head}; its reset policy {ResetPolicy} starts it at offset {Position}")]
     public static partial void CommittedOffsetBeyondHead(ILogger logger, string group, string topic, long offset, long head, OffsetResetPolicy resetPolicy, long position);
 
+    [LoggerMessage(EventId = 17, EventName = "ObserverFailed", Level = LogLevel.Error,
+        Message = "Event bus observer {Observer} threw in {Method}; the exception is ignored")]
+    public static partial void ObserverFailed(ILogger logger, string observer, string method, Exception exception);
+
     [LoggerMessage(EventId = 15, EventName = "SkippedCallbackFailed", Level = LogLevel.Error,
         Message = "EventBusOptions.OnStreamEventsSkipped threw for consumer group {Group} on stream {Topic}; the exception is ignored")]
     public static partial void SkippedCallbackFailed(ILogger logger, string group, string topic, Exception exception);

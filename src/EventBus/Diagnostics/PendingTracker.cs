@@ -11,21 +11,9 @@ internal sealed class PendingTracker
     private readonly List<TaskCompletionSource> _waiters = [];
     private long _pending;
 
-    /// <summary>Called with every message published to a topic (when set).</summary>
-    public Action<object, MessageContext>? Published { get; set; }
-
-    /// <summary>Called when a subscription handled a message successfully.</summary>
-    public Action<object, MessageContext>? Handled { get; set; }
-
-    /// <summary>Called when a handler attempt failed (it threw, timed out or nacked).</summary>
-    public Action<object, MessageContext, Exception?>? Failed { get; set; }
-
-    /// <summary>Called with every message reported to <see cref="EventBusOptions.OnUndelivered"/>.</summary>
-    public Action<UndeliveredMessage>? Undelivered { get; set; }
-
     public long Pending => Interlocked.Read(ref _pending);
 
-    /// <summary>Gets or sets the object that owns the hooks (the test harness), so that it can be found from the bus.</summary>
+    /// <summary>Gets or sets the object that turned counting on (the test harness), so that it can be found from the bus.</summary>
     public object? Owner { get; set; }
 
     public void Enter() => Interlocked.Increment(ref _pending);

@@ -3,11 +3,11 @@ using Microsoft.Extensions.Logging;
 namespace EventBus;
 
 /// <summary>
-/// Reports every message that was not handled successfully, once: logged, seen by the test harness, passed to
+/// Reports every message that was not handled successfully, once: logged, passed to the observers and to
 /// <see cref="EventBusOptions.OnUndelivered"/>, and failed to the sender that awaits it. Keeps dead letters in their store, and the
 /// messages a stop could not finish for its report.
 /// </summary>
-internal sealed class FailureReporter(ILogger logger, Action<UndeliveredMessage>? onUndelivered, PendingTracker? pending)
+internal sealed class FailureReporter(ILogger logger, Action<UndeliveredMessage>? onUndelivered, BusObservers observers)
 {
     private readonly List<UndeliveredMessage> _unfinished = [];
 
@@ -20,7 +20,10 @@ internal sealed class FailureReporter(ILogger logger, Action<UndeliveredMessage>
             LogUndelivered(message);
         }
 
-        pending?.Undelivered?.Invoke(message);
+        if (observers.Any)
+        {
+            observers.Undelivered(message);
+        }
 
         if (onUndelivered is { } callback)
         {

@@ -47,7 +47,7 @@ internal sealed class BusWiring(EventBusRegistry registry, EventBusOptions optio
     /// <summary>Creates the topic of <paramref name="type"/>: its subscriptions, built but not started, and its log when it is a stream.</summary>
     public Topic CreateTopic(Type type, bool isCommand, TypeMap<CommandRoute> commands)
     {
-        var topic = new Topic(type, isCommand, environment.Metrics, environment.Pending);
+        var topic = new Topic(type, isCommand, environment.Metrics, environment.Observers, environment.Pending);
         var subscriptions = isCommand ? CreateCommandSubscription(topic, commands) : CreateEventSubscriptions(topic);
         var stream = isCommand ? null : registry.Streams.GetValueOrDefault(type);
         topic.Initialize(subscriptions, stream is null ? null : new StreamLog(topic, topic.SyncRoot, stream, environment.Time));

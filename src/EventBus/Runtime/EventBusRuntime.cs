@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -38,7 +39,13 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
         _logger = (ILogger?)loggerFactory?.CreateLogger("EventBus") ?? NullLogger.Instance;
         _time = timeProvider ?? TimeProvider.System;
         _lifecycle = new BusLifecycle(services);
-        Environment = new DeliveryEnvironment(_time, _logger, Options, Metrics, Pending, _lifecycle, new FailureReporter(_logger, Options.OnUndelivered, Pending));
+        Observers = new BusObservers(_logger);
+        foreach (var observer in services.GetServices<IEventBusObserver>())
+        {
+            Observers.Add(observer);
+        }
+
+        Environment = new DeliveryEnvironment(_time, _logger, Options, Metrics, Observers, Pending, _lifecycle, new FailureReporter(_logger, Options.OnUndelivered, Observers));
         _wiring = new BusWiring(registry, Options, Environment, services);
 
         var problems = new List<string>();
@@ -99,6 +106,9 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
     internal DeliveryEnvironment Environment { get; }
 
     internal EventBusMetrics Metrics { get; }
+
+    /// <summary>Gets the bus's observers: the registered <see cref="IEventBusObserver"/>s, and one the test harness adds while the bus is built.</summary>
+    internal BusObservers Observers { get; }
 
     /// <summary>Gets the pending-message tracker, when a test harness turned it on; otherwise null.</summary>
     internal PendingTracker? Pending { get; }
