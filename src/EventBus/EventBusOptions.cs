@@ -59,8 +59,8 @@ public sealed class EventBusOptions
     /// <see cref="MessageContext.Timestamp"/> and the caller's <see cref="MessageContext.TraceContext"/>.
     /// </summary>
     /// <remarks>
-    /// Stamping is about half of what an inline send costs (54 ns stamped, 25 ns unstamped on a 2-core cloud VM, where one clock
-    /// read takes about 25 ns; see docs/benchmarks.md). Set <see langword="false"/> for faster sends whose handlers do not read
+    /// Stamping reads the clock, which is about half of what an inline send costs (see docs/benchmarks.md, W4 inline).
+    /// Set <see langword="false"/> for faster sends whose handlers do not read
     /// those three values: the handler of an inline send then sees the <see cref="PublishOptions.MessageId"/> given, or
     /// <see cref="MessageId.Empty"/>; a <see cref="MessageContext.Timestamp"/> of <see cref="DateTimeOffset.MinValue"/>; and a default
     /// <see cref="MessageContext.TraceContext"/> (<see cref="System.Diagnostics.Activity.Current"/> still holds the caller's

@@ -75,8 +75,8 @@ internal abstract class EnvelopeBuffer
 /// <remarks>
 /// <para>Why not a channel: a channel's queue copies each envelope into a slot that its reader then clears, and locks an object
 /// on every write and every wait. Here a reader writes nothing in the entries it reads (only its position, on a cache line of
-/// its own), and the writer reads that position only when it reaches the last room it saw. Scratch measurements: 7-25% less time
-/// per event for one publisher and one handler (docs/benchmarks-history.md, session 7).</para>
+/// its own), and the writer reads that position only when it reaches the last room it saw, so each delivery moves fewer cache
+/// lines between the cores (the measured effect is in docs/benchmarks.md, "Measured effects of design choices").</para>
 /// <para>The ring starts small and doubles, under the topic's lock, when the writer finds it full. The subscription bounds what it
 /// holds (its capacity, which a few redeliveries may exceed), so the ring stays within the next power of two of that. A reader
 /// that read the old array still finds its entry there: the old array is not written again.</para>

@@ -16,8 +16,8 @@ namespace EventBus;
 /// its wait: the buffer's next write signals it (<see cref="EnvelopeBuffer.WakeOnWrite"/>). And a worker that finishes before
 /// that write takes the leadership back (<see cref="EnvelopeBuffer.CancelWakeOnWrite"/>), so the parked worker stays parked. When the
 /// workers keep up, as in a command round trip, one warm worker then takes message after message, as a single worker would;
-/// waking the other worker for every message (a thread-pool work item, and its state brought to another core) cost a round trip
-/// about 400 ns on a 2-core VM (docs/benchmarks-history.md, sessions 15 and 16). A message written while that worker is busy
+/// waking the other worker for every message would add a thread-pool work item, and bring its state to another core, on every
+/// round trip (docs/benchmarks.md, "Measured effects of design choices"). A message written while that worker is busy
 /// still wakes the parked one.</para>
 /// <para>Invariant, guarded by <see cref="_lock"/>: whenever workers are parked, a leader exists (the leader role is only given
 /// up while no worker is parked), and it waits on the buffer, is woken to, or is the one the buffer's next write signals

@@ -126,14 +126,13 @@ internal sealed class CommandRoute<TCommand, TResult>(InvokerContext context, Co
     /// <remarks>
     /// The envelope is made from <paramref name="envelope"/> where the handler takes it, and the handler's result is checked in
     /// place. A made envelope passed in instead is copied between frames, and so is the result when it is checked in another
-    /// method (the runtime does not inline a method with a <c>catch</c>): 44 ns against 34 ns for an unstamped send in one
-    /// comparison (BenchmarkDotNet short job, <c>CommandRoundTrip.EventBus_SendUnstamped</c>).
+    /// method (the runtime does not inline a method with a <c>catch</c>), which makes an unstamped send markedly slower
+    /// (docs/benchmarks.md, <c>CommandRoundTrip.EventBus_SendUnstamped</c>).
     /// <para>
     /// A completed result is returned as a new <see cref="ValueTask{TResult}"/> built from its value, not as the handler's
     /// task: the handler writes its 32-byte task field by field, and the runtime copies a whole task with one 32-byte load,
     /// which the CPU cannot serve from those smaller stores, so it stalls until they reach the cache. Reading the fields one by
-    /// one avoids the stall (with the same change in the bus's send: 28.6 ns against 23.7 ns for an unstamped send,
-    /// BenchmarkDotNet short job).
+    /// one avoids the stall (the bus's send does the same; the measured effect is in docs/benchmarks.md).
     /// </para>
     /// </remarks>
     private ValueTask<CommandResult<TResult>> SendDirect<TEnvelope>(TCommand command, TEnvelope envelope, CancellationToken cancellationToken)

@@ -25,8 +25,8 @@ public readonly struct MessageContext
     // another. The runtime's default layout puts the references first and the five value slots after them, and the JIT copies
     // such a run of four or more value slots with `rep movsq`, whose start-up cost is paid on every copy: when the context is
     // passed to a handler by value, written to a buffer slot, or read back from it (eight such copies on the queue worker's path
-    // alone). Interleaved, each slot is moved on its own. BenchmarkDotNet, W3 (FourCompetingWorkers), medians of two runs
-    // each: 166.6 and 196.3 ns before, 160.1 and 161.3 ns after (docs/benchmarks-history.md, session 9).
+    // alone). Interleaved, each slot is moved on its own, which keeps those copies cheap (the measured effect is in
+    // docs/benchmarks.md, "Measured effects of design choices").
     //
     // [0] MessageType · [8] MessageId (16 bytes) · [24] _extras · [32] _timestampTicks · [40] _trace · [48] _offsetPlusOne
     // [56] Subscription · [64] DeliveryCount, [68] _settlementVersion · [72] _settlement: 80 bytes, no gaps.

@@ -345,7 +345,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     }
 
     /// <summary>How many times a group that caught up yields its thread (and re-checks the head) before it parks.</summary>
-    /// <remarks>Two: in W2 (four groups, Intel VM, <c>--launchCount 3</c>) 428 and 404 ns per event against 466 and 451 ns without; four measured no better.</remarks>
+    /// <remarks>Two: a group that finds the next event after a yield spares its park and the publisher's wake; more yields measure no better (docs/benchmarks.md).</remarks>
     private const int YieldsBeforeIdle = 2;
 
     /// <summary>
