@@ -141,7 +141,7 @@ public readonly struct MessageContext
 
     /// <summary>
     /// Commits this event's stream offset for its consumer group now: the group resumes after this event when it restarts. For
-    /// groups with <see cref="CommitMode.Manual"/>; in the other modes the bus commits by itself, and committing earlier is allowed.
+    /// groups with <see cref="AckMode.Manual"/>; in the other modes the bus commits by itself, and committing earlier is allowed.
     /// </summary>
     /// <exception cref="InvalidOperationException">The delivery is not a consumer-group delivery in progress.</exception>
     public void Commit()

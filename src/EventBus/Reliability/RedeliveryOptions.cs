@@ -81,12 +81,27 @@ public sealed class RedeliveryOptions
     }
 }
 
-/// <summary>When a subscription acknowledges a message.</summary>
+/// <summary>When a subscription acknowledges a message, or a consumer group commits an event's offset.</summary>
 public enum AckMode
 {
-    /// <summary>At-least-once: the message is acknowledged after the handler succeeds; a failure is redelivered or dead-lettered. The default.</summary>
+    /// <summary>
+    /// At-least-once: after the handler succeeded; a failure is redelivered or dead-lettered. The default. A consumer group commits
+    /// every <see cref="ConsumerGroupOptions.CommitEvery"/> events or <see cref="ConsumerGroupOptions.CommitInterval"/>, and
+    /// whenever it catches up or stops.
+    /// </summary>
     AfterHandling = 0,
 
-    /// <summary>At-most-once: the message is acknowledged when a worker takes it; a failure is logged and reported, never redelivered or dead-lettered.</summary>
+    /// <summary>
+    /// At-most-once: when a worker takes the message (a group commits the event before its handler runs); a failure is logged
+    /// and reported to <see cref="EventBusOptions.OnUndelivered"/>, never attempted again (the redelivery policy does not apply)
+    /// nor dead-lettered.
+    /// </summary>
     BeforeHandling = 1,
+
+    /// <summary>
+    /// Consumer groups only: the offset is committed only when the handler calls <see cref="MessageContext.Commit"/>. Uncommitted
+    /// events count against <see cref="ConsumerGroupOptions.Capacity"/>. A subscription acknowledges when its handler returns, so it
+    /// refuses this mode.
+    /// </summary>
+    Manual = 2,
 }

@@ -29,9 +29,9 @@ internal static class SubscriptionRules
             yield return $"SubscriptionOptions.FullPolicy of {owner} must be one of {string.Join(", ", Enum.GetNames<FullPolicy>())}; it is {(int)policy}.";
         }
 
-        if (options.AckMode is { } ackMode && !Enum.IsDefined(ackMode))
+        if (options.AckMode is { } ackMode && ackMode is not (AckMode.AfterHandling or AckMode.BeforeHandling))
         {
-            yield return $"SubscriptionOptions.AckMode of {owner} must be AfterHandling or BeforeHandling; it is {(int)ackMode}.";
+            yield return $"SubscriptionOptions.AckMode of {owner} must be AfterHandling or BeforeHandling (Manual is for consumer groups: a subscription acknowledges when its handler returns); it is {(Enum.IsDefined(ackMode) ? ackMode.ToString() : ((int)ackMode).ToString(System.Globalization.CultureInfo.InvariantCulture))}.";
         }
 
         if (options.HandlerTimeout is { } timeout && (timeout < TimeSpan.FromMilliseconds(1) || timeout > TimeSpan.FromDays(1)))

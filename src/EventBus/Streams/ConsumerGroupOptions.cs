@@ -16,33 +16,6 @@ public enum OffsetResetPolicy
     Fail = 2,
 }
 
-/// <summary>When a consumer group commits its offset.</summary>
-public enum CommitMode
-{
-    /// <summary>After the handler succeeded (at-least-once): every <see cref="ConsumerGroupOptions.CommitEvery"/> events or <see cref="ConsumerGroupOptions.CommitInterval"/>, and whenever the group catches up or stops.</summary>
-    AfterHandling = 0,
-
-    /// <summary>
-    /// Before the handler runs (at-most-once): an event whose handler fails or is interrupted is not read again. A failure is not
-    /// attempted again (<see cref="ConsumerGroupOptions.Redelivery"/> does not apply) nor dead-lettered: it is reported to
-    /// <see cref="EventBusOptions.OnUndelivered"/> and the group goes on.
-    /// </summary>
-    BeforeHandling = 1,
-
-    /// <summary>Only when the handler calls <see cref="MessageContext.Commit"/>. Uncommitted events count against <see cref="ConsumerGroupOptions.Capacity"/>.</summary>
-    Manual = 2,
-}
-
-/// <summary>What a consumer group does with an event whose handler failed every attempt.</summary>
-public enum StreamFailurePolicy
-{
-    /// <summary>Dead-letter the event (kept with its offset, reported to <see cref="EventBusOptions.OnUndelivered"/>) and go on with the next.</summary>
-    Skip = 0,
-
-    /// <summary>Stop the group on the event: its offset stays committed before it, and a restarted group reads it again.</summary>
-    Stop = 1,
-}
-
 /// <summary>Options of one consumer group on a stream.</summary>
 public sealed class ConsumerGroupOptions
 {
@@ -59,15 +32,15 @@ public sealed class ConsumerGroupOptions
     /// <value>The default value is <see cref="OffsetResetPolicy.Earliest"/>.</value>
     public OffsetResetPolicy ResetPolicy { get; set; } = OffsetResetPolicy.Earliest;
 
-    /// <summary>Gets or sets when the group commits.</summary>
-    /// <value>The default value is <see cref="CommitMode.AfterHandling"/>.</value>
-    public CommitMode CommitMode { get; set; } = CommitMode.AfterHandling;
+    /// <summary>Gets or sets when the group commits an event's offset: after handling (at-least-once), before (at-most-once), or when the handler commits.</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBus.AckMode.AfterHandling"/>.</value>
+    public AckMode? AckMode { get; set; }
 
-    /// <summary>Gets or sets after how many handled events an <see cref="CommitMode.AfterHandling"/> group commits.</summary>
+    /// <summary>Gets or sets after how many handled events an <see cref="EventBus.AckMode.AfterHandling"/> group commits.</summary>
     /// <value>The default value is 1 (every event). Range: 1 to <see cref="Capacity"/>.</value>
     public int CommitEvery { get; set; } = 1;
 
-    /// <summary>Gets or sets the longest time an <see cref="CommitMode.AfterHandling"/> group keeps handled events uncommitted, or <see langword="null"/>.</summary>
+    /// <summary>Gets or sets the longest time an <see cref="EventBus.AckMode.AfterHandling"/> group keeps handled events uncommitted, or <see langword="null"/>.</summary>
     /// <value>The default value is <see langword="null"/>: only <see cref="CommitEvery"/> applies. Range: 1 ms to one day.</value>
     public TimeSpan? CommitInterval { get; set; }
 
@@ -87,12 +60,16 @@ public sealed class ConsumerGroupOptions
     public int? Capacity { get; set; }
 
     /// <summary>Gets or sets what a publish does when the group's backlog is full: <see cref="FullPolicy.Wait"/> or <see cref="FullPolicy.FailFast"/> (a group never drops).</summary>
-    /// <value>The default value is <see cref="FullPolicy.Wait"/>: a slow group slows publishers rather than losing events.</value>
-    public FullPolicy FullPolicy { get; set; } = FullPolicy.Wait;
+    /// <value>
+    /// The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultFullPolicy"/> when that is Wait or FailFast,
+    /// otherwise <see cref="FullPolicy.Wait"/> (a slow group slows publishers rather than losing events).
+    /// </value>
+    public FullPolicy? FullPolicy { get; set; }
 
     /// <summary>
-    /// Gets or sets how often a failing event is attempted (in place, keeping the order) before <see cref="OnFailure"/> applies.
-    /// Not used by an at-most-once group (<see cref="CommitMode.BeforeHandling"/>), which attempts each event once.
+    /// Gets or sets how often a failing event is attempted (in place, keeping the order) before it is dead-lettered or, with
+    /// <see cref="StopOnFailure"/>, stops the group. Not used by an at-most-once group (<see cref="EventBus.AckMode.BeforeHandling"/>),
+    /// which attempts each event once.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultRedelivery"/>.</value>
     public RedeliveryOptions? Redelivery { get; set; }
@@ -106,9 +83,18 @@ public sealed class ConsumerGroupOptions
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultHandlerTimeout"/> (none). Range: 1 ms to one day.</value>
     public TimeSpan? HandlerTimeout { get; set; }
 
-    /// <summary>Gets or sets what happens to an event whose attempts all failed.</summary>
-    /// <value>The default value is <see cref="StreamFailurePolicy.Skip"/>.</value>
-    public StreamFailurePolicy OnFailure { get; set; } = StreamFailurePolicy.Skip;
+    /// <summary>
+    /// Gets or sets a value indicating whether the group stops on an event whose attempts all failed, instead of dead-lettering it
+    /// (kept with its offset, reported to <see cref="EventBusOptions.OnUndelivered"/>) and going on with the next. A stopped group's
+    /// offset stays committed before the event, <see cref="IStreamSubscription.Completion"/> faults with the handler's exception,
+    /// and a restarted group reads the event again.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: dead-letter and go on.</value>
+    public bool StopOnFailure { get; set; }
+
+    /// <summary>Gets or sets how many dead letters the group keeps; when full, the oldest is discarded (and reported).</summary>
+    /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultDeadLetterCapacity"/>. Range: 0 to 1,048,576.</value>
+    public int? DeadLetterCapacity { get; set; }
 
     internal IEnumerable<string> Validate(string owner, int capacity)
     {
@@ -137,14 +123,19 @@ public sealed class ConsumerGroupOptions
             yield return $"ConsumerGroupOptions.HandlerTimeout of {owner} must be between 00:00:00.001 and 1.00:00:00; it is {timeout}.";
         }
 
-        if (!Enum.IsDefined(CommitMode))
+        if (AckMode is { } ackMode && !Enum.IsDefined(ackMode))
         {
-            yield return $"ConsumerGroupOptions.CommitMode of {owner} must be one of {string.Join(", ", Enum.GetNames<CommitMode>())}; it is {(int)CommitMode}.";
+            yield return $"ConsumerGroupOptions.AckMode of {owner} must be one of {string.Join(", ", Enum.GetNames<AckMode>())}; it is {(int)ackMode}.";
         }
 
-        if (CommitMode == CommitMode.Manual && Workers > 1)
+        if (AckMode == EventBus.AckMode.Manual && Workers > 1)
         {
-            yield return $"ConsumerGroupOptions.CommitMode of {owner} is Manual with {Workers} workers; manual commits need one worker (with key-ordered workers the bus commits the lowest offset not yet completed).";
+            yield return $"ConsumerGroupOptions.AckMode of {owner} is Manual with {Workers} workers; manual commits need one worker (with key-ordered workers the bus commits the lowest offset not yet completed).";
+        }
+
+        if (DeadLetterCapacity is < 0 or > EventBusOptions.MaxCapacity)
+        {
+            yield return $"ConsumerGroupOptions.DeadLetterCapacity of {owner} must be between 0 and {EventBusOptions.MaxCapacity}; it is {DeadLetterCapacity}.";
         }
 
         if (!Enum.IsDefined(ResetPolicy))
@@ -152,18 +143,14 @@ public sealed class ConsumerGroupOptions
             yield return $"ConsumerGroupOptions.ResetPolicy of {owner} must be one of {string.Join(", ", Enum.GetNames<OffsetResetPolicy>())}; it is {(int)ResetPolicy}.";
         }
 
-        if (!Enum.IsDefined(OnFailure))
+        if (StopOnFailure && AckMode == EventBus.AckMode.BeforeHandling)
         {
-            yield return $"ConsumerGroupOptions.OnFailure of {owner} must be Skip or Stop; it is {(int)OnFailure}.";
-        }
-        else if (OnFailure == StreamFailurePolicy.Stop && CommitMode == CommitMode.BeforeHandling)
-        {
-            yield return $"ConsumerGroupOptions.OnFailure of {owner} is Stop with CommitMode BeforeHandling; an at-most-once group commits each event before its handler runs, so a group stopped on a failed event could never resume on it. Use OnFailure = Skip (the failure is reported), or CommitMode.AfterHandling.";
+            yield return $"ConsumerGroupOptions.StopOnFailure of {owner} is true with AckMode BeforeHandling; an at-most-once group commits each event before its handler runs, so a group stopped on a failed event could never resume on it. Leave StopOnFailure false (the failure is reported), or use AckMode.AfterHandling.";
         }
 
-        if (FullPolicy is not (FullPolicy.Wait or FullPolicy.FailFast))
+        if (FullPolicy is { } policy && policy is not (EventBus.FullPolicy.Wait or EventBus.FullPolicy.FailFast))
         {
-            yield return $"ConsumerGroupOptions.FullPolicy of {owner} must be Wait or FailFast; it is {FullPolicy}. A consumer group never drops events: bound the stream with StreamOptions.MaxCount or MaxAge instead.";
+            yield return $"ConsumerGroupOptions.FullPolicy of {owner} must be Wait or FailFast; it is {policy}. A consumer group never drops events: bound the stream with StreamOptions.MaxCount or MaxAge instead.";
         }
 
         if (!Enum.IsDefined(StartPosition.Kind))

@@ -158,16 +158,16 @@ internal sealed class EventStreams(TopicTable topics, Func<Type, bool> isStream,
         var settings = new ConsumerGroupSettings(
             options.StartPosition,
             options.ResetPolicy,
-            options.CommitMode,
+            options.AckMode ?? AckMode.AfterHandling,
             options.CommitEvery,
             options.CommitInterval,
             options.Workers,
             capacity,
-            options.FullPolicy,
+            options.FullPolicy ?? (Options.DefaultFullPolicy is FullPolicy.FailFast ? FullPolicy.FailFast : FullPolicy.Wait),
             (options.Redelivery ?? Options.DefaultRedelivery).Clone(),
             options.HandlerTimeout ?? Options.DefaultHandlerTimeout,
-            options.OnFailure,
-            Options.DefaultDeadLetterCapacity);
+            options.StopOnFailure,
+            options.DeadLetterCapacity ?? Options.DefaultDeadLetterCapacity);
         return new StreamConsumer(this, environment, log, group, invoker, settings);
     }
 

@@ -72,7 +72,7 @@ public interface IStreamSubscription : IAsyncDisposable
 
     /// <summary>
     /// Gets a task that completes when the group stops: successfully when disposed or when the bus stopped, faulted with the
-    /// handler's exception when <see cref="StreamFailurePolicy.Stop"/> stopped it.
+    /// handler's exception when <see cref="ConsumerGroupOptions.StopOnFailure"/> stopped it.
     /// </summary>
     Task Completion { get; }
 

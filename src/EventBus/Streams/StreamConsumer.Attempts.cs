@@ -34,7 +34,7 @@ internal sealed partial class StreamConsumer
             case DeliveryVerdict.Reported:
                 _pipeline.Fail(worker, unit, failure);
                 return true;
-            case DeliveryVerdict.DeadLetter when _settings.OnFailure == StreamFailurePolicy.Stop:
+            case DeliveryVerdict.DeadLetter when _settings.StopOnFailure:
                 _pipeline.CountFailed(worker, unit);
                 var context = unit.ContextAt(0, Name, failure.Attempt);
                 Log.ConsumerGroupFaulted(_env.Logger, Name, Topic, context.Offset ?? -1, failure.Attempt, failure.Failure.Exception);

@@ -97,7 +97,7 @@ internal sealed partial class StreamConsumer
             while (!_stopRequested && !_abandoned && _fault is null && queue.TryRead(out var entry))
             {
                 var offset = entry.Offset;
-                if (_settings.CommitMode == CommitMode.BeforeHandling)
+                if (_settings.AckMode == AckMode.BeforeHandling)
                 {
                     Complete(offset);
                 }
@@ -109,7 +109,7 @@ internal sealed partial class StreamConsumer
                     return;
                 }
 
-                if (_settings.CommitMode != CommitMode.BeforeHandling)
+                if (_settings.AckMode != AckMode.BeforeHandling)
                 {
                     Complete(offset);
                 }
@@ -140,7 +140,7 @@ internal sealed partial class StreamConsumer
             }
 
             Volatile.Write(ref _low, low);
-            if (_settings.CommitMode == CommitMode.BeforeHandling || ShouldCommit(low))
+            if (_settings.AckMode == AckMode.BeforeHandling || ShouldCommit(low))
             {
                 CommitCore(low);
             }

@@ -119,7 +119,7 @@ internal sealed partial class StreamConsumer
 
     private void FlushCommit()
     {
-        if (_settings.CommitMode != CommitMode.Manual)
+        if (_settings.AckMode != AckMode.Manual)
         {
             CommitCore(CompletedOffset());
         }

@@ -6,7 +6,7 @@ namespace EventBus;
 internal sealed record ConsumerGroupSettings(
     StreamPosition StartPosition,
     OffsetResetPolicy ResetPolicy,
-    CommitMode CommitMode,
+    AckMode AckMode,
     int CommitEvery,
     TimeSpan? CommitInterval,
     int Workers,
@@ -14,7 +14,7 @@ internal sealed record ConsumerGroupSettings(
     FullPolicy FullPolicy,
     RedeliveryOptions Redelivery,
     TimeSpan? HandlerTimeout,
-    StreamFailurePolicy OnFailure,
+    bool StopOnFailure,
     int DeadLetterCapacity);
 
 /// <summary>
@@ -69,7 +69,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         _pending = env.Pending;
 
         // A group keeps its order: a failed event is attempted again in place. At-most-once commits before the handler runs.
-        _pipeline = new DeliveryPipeline(env, invoker, new DeliverySettings(settings.HandlerTimeout, settings.Redelivery, settings.CommitMode == CommitMode.BeforeHandling, RedeliverInPlace: true), Topic, name, settings.DeadLetterCapacity);
+        _pipeline = new DeliveryPipeline(env, invoker, new DeliverySettings(settings.HandlerTimeout, settings.Redelivery, settings.AckMode == AckMode.BeforeHandling, RedeliverInPlace: true), Topic, name, settings.DeadLetterCapacity);
         _workers = new DeliveryWorker[settings.Workers];
         for (var i = 0; i < _workers.Length; i++)
         {
@@ -430,7 +430,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
                 }
                 else
                 {
-                    if (_settings.CommitMode == CommitMode.BeforeHandling)
+                    if (_settings.AckMode == AckMode.BeforeHandling)
                     {
                         CommitCore(position + 1);
                     }
@@ -443,7 +443,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
                     }
 
                     Volatile.Write(ref _position, position + 1);
-                    if (_settings.CommitMode == CommitMode.AfterHandling && ShouldCommit(position + 1))
+                    if (_settings.AckMode == AckMode.AfterHandling && ShouldCommit(position + 1))
                     {
                         CommitCore(position + 1);
                     }

@@ -38,6 +38,19 @@ public sealed class SubscriptionOptionsTests
     }
 
     [Fact]
+    public async Task AckModeManual_OnASubscription_IsRejectedNamingTheGroupsOnlyMode()
+    {
+        await using var bus = TestBus.Build(b => b
+            .AddEventHandler<Reading, ReadingHandlerA>()
+            .ConfigureSubscription<ReadingHandlerA>(o => o.AckMode = AckMode.Manual));
+
+        var resolve = () => bus.Bus;
+
+        resolve.Should().Throw<Microsoft.Extensions.Options.OptionsValidationException>().Which.Failures.Should().ContainSingle()
+            .Which.Should().Be($"SubscriptionOptions.AckMode of subscription '{typeof(ReadingHandlerA).FullName}' must be AfterHandling or BeforeHandling (Manual is for consumer groups: a subscription acknowledges when its handler returns); it is Manual.");
+    }
+
+    [Fact]
     public async Task GetSnapshot_OrderedByTopicThenSubscription()
     {
         await using var bus = await TestBus.StartAsync(b => b

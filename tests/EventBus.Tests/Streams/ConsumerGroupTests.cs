@@ -254,14 +254,14 @@ public sealed class ConsumerGroupTests
         }, o =>
         {
             o.StartPosition = StreamPosition.First;
-            o.CommitMode = CommitMode.Manual;
+            o.AckMode = AckMode.Manual;
         });
         await seen.WaitForCountAsync(10);
         await group.DisposeAsync();
         group.GetInfo().CommittedOffset.Should().Be(6);
 
         var again = new GroupLog();
-        await using var resumed = await bus.SubscribeAsync("manual", again, o => o.CommitMode = CommitMode.Manual);
+        await using var resumed = await bus.SubscribeAsync("manual", again, o => o.AckMode = AckMode.Manual);
         await again.WaitForCountAsync(4);
         again.Offsets.Should().Equal(6, 7, 8, 9);
     }
@@ -301,7 +301,7 @@ public sealed class ConsumerGroupTests
         }, o =>
         {
             o.StartPosition = StreamPosition.First;
-            o.CommitMode = CommitMode.BeforeHandling;
+            o.AckMode = AckMode.BeforeHandling;
             o.Redelivery = new RedeliveryOptions { MaxDeliveries = 3, ImmediateRetries = 2 };
         });
 
@@ -325,12 +325,12 @@ public sealed class ConsumerGroupTests
 
         var failures = (await bus.Invoking(b => b.SubscribeAsync("once", new GroupLog(), o =>
         {
-            o.CommitMode = CommitMode.BeforeHandling;
-            o.OnFailure = StreamFailurePolicy.Stop;
+            o.AckMode = AckMode.BeforeHandling;
+            o.StopOnFailure = true;
         }).AsTask()).Should().ThrowAsync<OptionsValidationException>()).Which.Failures;
 
         failures.Should().ContainSingle().Which.Should().StartWith(
-            $"ConsumerGroupOptions.OnFailure of consumer group 'once' on stream '{typeof(Reading).FullName}' is Stop with CommitMode BeforeHandling");
+            $"ConsumerGroupOptions.StopOnFailure of consumer group 'once' on stream '{typeof(Reading).FullName}' is true with AckMode BeforeHandling");
     }
 
     [Fact]
@@ -351,7 +351,7 @@ public sealed class ConsumerGroupTests
         }, o =>
         {
             o.StartPosition = StreamPosition.First;
-            o.OnFailure = StreamFailurePolicy.Stop;
+            o.StopOnFailure = true;
             o.Redelivery = new RedeliveryOptions { MaxDeliveries = 3, ImmediateRetries = 2 };
         });
 
@@ -445,6 +445,65 @@ public sealed class ConsumerGroupTests
         {
             release.Set();
         }
+    }
+
+    [Fact]
+    public async Task FullPolicyUnset_BusDefaultFailFast_AFullGroupRefusesThePublish()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>().Configure(o => o.DefaultFullPolicy = FullPolicy.FailFast));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var group = await bus.Streams().SubscribeAsync<Reading>("held", async (_, _, ct) => await gate.Task.WaitAsync(ct), o => o.Capacity = 1);
+        try
+        {
+            await bus.PublishReadingsAsync(0, 1);
+
+            var publish = async () => await bus.Bus.PublishAsync(new Reading(1));
+
+            await publish.Should().ThrowAsync<BufferFullException>("the group takes the bus's FailFast default");
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task FullPolicyUnset_BusDefaultDrops_AFullGroupHoldsThePublisherInstead()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>().Configure(o => o.DefaultFullPolicy = FullPolicy.DropOldest));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var log = new GroupLog();
+        await using var group = await bus.Streams().SubscribeAsync<Reading>("held", async (r, c, ct) =>
+        {
+            await gate.Task.WaitAsync(ct);
+            await log.Record(r, c);
+        }, o => o.Capacity = 1);
+        await bus.PublishReadingsAsync(0, 1);
+
+        var waiting = bus.Bus.PublishAsync(new Reading(1)).AsTask();
+
+        waiting.IsCompleted.Should().BeFalse("a group never drops: with a dropping bus default it waits");
+        gate.SetResult();
+        await waiting.Within();
+        await log.WaitForCountAsync(2);
+        log.Offsets.Should().Equal(0, 1);
+    }
+
+    [Fact]
+    public async Task DeadLetterCapacity_OfAGroup_BoundsItsDeadLettersAndReportsTheDiscarded()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 100));
+        await using var group = await bus.Streams().SubscribeAsync<Reading>("failing", (_, _, _) => throw new InvalidOperationException("no"), o =>
+        {
+            o.StartPosition = StreamPosition.First;
+            o.DeadLetterCapacity = 2;
+        });
+
+        await bus.PublishReadingsAsync(0, 3);
+        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 3, "the group went past every failed event");
+
+        bus.Get<IDeadLetterQueue>().GetDeadLetters().Select(d => d.Context.Offset).Should().Equal(1L, 2L);
+        bus.Undelivered.Items.Should().ContainSingle(u => u.Reason == UndeliveredReason.DeadLetterDiscarded).Which.Context.Offset.Should().Be(0);
     }
 
     [Fact]
@@ -608,7 +667,7 @@ public sealed class ConsumerGroupTests
     {
         await using var bus = TestBus.Build(b => b.AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("bad", o =>
         {
-            o.CommitMode = CommitMode.Manual;
+            o.AckMode = AckMode.Manual;
             o.Workers = 2;
         }));
 

@@ -60,7 +60,7 @@ public sealed class StreamModelTests
 
     /// <summary>A group: a FailFast one (with a backlog of 1 to 150) with weight <paramref name="failFastWeight"/> against 2 for a Wait one whose backlog never fills.</summary>
     private static Gen<GroupSpec> GenGroup(int failFastWeight) => Gen.Select(
-        Gen.Enum<CommitMode>(),
+        Gen.Enum<AckMode>(),
         Gen.Int[1, 6],
         Gen.Frequency((failFastWeight, Gen.Const(true)), (2, Gen.Const(false))),
         Gen.Frequency((1, Gen.Int[1, 12]), (2, Gen.Int[13, 150])),
@@ -138,10 +138,10 @@ public sealed class StreamModelTests
         await new Run(scenario, bus, skips).ExecuteAsync();
     }
 
-    private sealed record GroupSpec(CommitMode Mode, int CommitEvery, int Capacity, FullPolicy FullPolicy, OffsetResetPolicy Reset, StreamPosition StartPosition, bool StartsUpFront)
+    private sealed record GroupSpec(AckMode Mode, int CommitEvery, int Capacity, FullPolicy FullPolicy, OffsetResetPolicy Reset, StreamPosition StartPosition, bool StartsUpFront)
     {
         public override string ToString() =>
-            $"{Mode}{(Mode == CommitMode.AfterHandling ? $"/every {CommitEvery}" : "")}, {FullPolicy} {Capacity}, reset {Reset}, start {StartPosition}{(StartsUpFront ? ", started up front" : "")}";
+            $"{Mode}{(Mode == AckMode.AfterHandling ? $"/every {CommitEvery}" : "")}, {FullPolicy} {Capacity}, reset {Reset}, start {StartPosition}{(StartsUpFront ? ", started up front" : "")}";
     }
 
     private sealed record Scenario(int MaxCount, GroupSpec[] Groups, Op[] Ops)
@@ -455,7 +455,7 @@ public sealed class StreamModelTests
             }
 
             group.Position = offset + 1;
-            if (group.Spec.Mode == CommitMode.AfterHandling && group.Position - group.Committed >= group.Spec.CommitEvery)
+            if (group.Spec.Mode == AckMode.AfterHandling && group.Position - group.Committed >= group.Spec.CommitEvery)
             {
                 group.Committed = group.Position;
             }
@@ -487,12 +487,12 @@ public sealed class StreamModelTests
 
             if (group.Position >= _head)
             {
-                if (group.Spec.Mode != CommitMode.Manual)
+                if (group.Spec.Mode != AckMode.Manual)
                 {
                     group.Committed = Math.Max(group.Committed, group.Position);
                 }
             }
-            else if (group.Spec.Mode == CommitMode.BeforeHandling)
+            else if (group.Spec.Mode == AckMode.BeforeHandling)
             {
                 group.Committed = Math.Max(group.Committed, group.Position + 1);
             }
@@ -556,7 +556,7 @@ public sealed class StreamModelTests
             group.Position = alternative.Offset;
             group.Committed = alternative.Committed;
             group.Skipped = alternative.Skipped;
-            if (group.Spec.Mode == CommitMode.BeforeHandling)
+            if (group.Spec.Mode == AckMode.BeforeHandling)
             {
                 group.Committed = Math.Max(group.Committed, alternative.Offset + 1);
             }
@@ -598,7 +598,7 @@ public sealed class StreamModelTests
                 HandleInHand(group, commitInHand ? Instruction.HandleAndCommit : Instruction.Handle);
             }
 
-            if (group.Spec.Mode != CommitMode.Manual)
+            if (group.Spec.Mode != AckMode.Manual)
             {
                 group.Committed = Math.Max(group.Committed, group.Position);
             }
@@ -673,7 +673,7 @@ public sealed class StreamModelTests
             var spec = group.Spec;
             return await _streams.SubscribeAsync(group.Name, group.CreateHandler(instance), o =>
             {
-                o.CommitMode = spec.Mode;
+                o.AckMode = spec.Mode;
                 o.CommitEvery = spec.CommitEvery;
                 o.Capacity = spec.Capacity;
                 o.FullPolicy = spec.FullPolicy;
