@@ -2,8 +2,8 @@ using System.Diagnostics;
 
 namespace EventBus;
 
-/// <summary>Where a consumer group with no committed offset, a seek or a replay starts reading a stream.</summary>
-public enum StreamPositionKind
+/// <summary>Which of its forms a <see cref="StreamPosition"/> takes.</summary>
+internal enum StreamPositionKind
 {
     /// <summary>The oldest retained event.</summary>
     First = 0,
@@ -44,14 +44,13 @@ public readonly record struct StreamPosition
     /// <summary>Gets the next event published: the reader sees only what is published from now on.</summary>
     public static StreamPosition Next => new(StreamPositionKind.Next, 0, default);
 
-    /// <summary>Gets the kind of position.</summary>
-    public StreamPositionKind Kind { get; }
-
-    /// <summary>Gets the offset of an <see cref="StreamPositionKind.Offset"/> position; 0 otherwise.</summary>
+    /// <summary>Gets the offset of an <see cref="AtOffset(long)"/> position; 0 otherwise.</summary>
     public long Offset { get; }
 
-    /// <summary>Gets the time of a <see cref="StreamPositionKind.Timestamp"/> position; default otherwise.</summary>
+    /// <summary>Gets the time of an <see cref="AtTimestamp(DateTimeOffset)"/> position; default otherwise.</summary>
     public DateTimeOffset Timestamp { get; }
+
+    internal StreamPositionKind Kind { get; }
 
     /// <summary>A given offset. Below the oldest retained event it means the oldest; beyond the head, the next event published.</summary>
     /// <param name="offset">The offset, 0 or more.</param>

@@ -38,15 +38,15 @@ public sealed class RegisteredGroupTests
     }
 
     [Theory]
-    [InlineData(StreamPositionKind.First)]
-    [InlineData(StreamPositionKind.Next)]
-    [InlineData(StreamPositionKind.Last)]
-    public async Task RegisteredGroup_StartPositionOfTheBuild_EventsPublishedBeforeStartReachIt(StreamPositionKind kind)
+    [InlineData("First")]
+    [InlineData("Next")]
+    [InlineData("Last")]
+    public async Task RegisteredGroup_StartPositionOfTheBuild_EventsPublishedBeforeStartReachIt(string kind)
     {
         var position = kind switch
         {
-            StreamPositionKind.First => StreamPosition.First,
-            StreamPositionKind.Last => StreamPosition.Last,
+            "First" => StreamPosition.First,
+            "Last" => StreamPosition.Last,
             _ => StreamPosition.Next,
         };
         await using var bus = TestBus.Build(b => b
