@@ -12,7 +12,7 @@ internal sealed class FlowRecorder : IMessageMiddleware
     // Keyed by the message id's text form, which sorts like the ids: in publish order.
     private readonly ConcurrentDictionary<string, (string Type, string? CorrelationId, string? CausationId)> _seen = new();
 
-    public ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+    public ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(next);
         _seen.TryAdd(context.MessageId.ToString(), (typeof(TMessage).Name, context.CorrelationId, context.CausationId));

@@ -71,7 +71,7 @@ internal static class MiddlewarePipeline
         MiddlewareRegistration[] middleware,
         TMessage message,
         MessageContext context,
-        MessageHandlerDelegate terminal,
+        Func<ValueTask> terminal,
         CancellationToken cancellationToken)
     {
         // Built inside out, one closure per step, so that a middleware may call next more than once (e.g. a retry).

@@ -1,9 +1,5 @@
 namespace EventBus;
 
-/// <summary>Invokes the next step of a handler pipeline: the next middleware, or the handler itself.</summary>
-/// <returns>A task that completes when the rest of the pipeline has run.</returns>
-public delegate ValueTask MessageHandlerDelegate();
-
 /// <summary>
 /// Middleware that runs around every handler invocation of every message type (events, queued and sent commands).
 /// </summary>
@@ -21,7 +17,7 @@ public interface IMessageMiddleware
     /// <param name="next">Invokes the rest of the pipeline; not calling it skips the handler.</param>
     /// <param name="cancellationToken">The delivery's cancellation token.</param>
     /// <returns>A task that completes when the middleware is done.</returns>
-    ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken);
+    ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -38,10 +34,10 @@ public abstract class MessageMiddleware<TMessage> : IMessageMiddleware
     /// <param name="next">Invokes the rest of the pipeline; not calling it skips the handler.</param>
     /// <param name="cancellationToken">The delivery's cancellation token.</param>
     /// <returns>A task that completes when the middleware is done.</returns>
-    protected abstract ValueTask InvokeAsync(TMessage message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken);
+    protected abstract ValueTask InvokeAsync(TMessage message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken);
 
     /// <inheritdoc />
-    ValueTask IMessageMiddleware.InvokeAsync<T>(T message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+    ValueTask IMessageMiddleware.InvokeAsync<T>(T message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(next);
         return message is TMessage typed ? InvokeAsync(typed, context, next, cancellationToken) : next();

@@ -28,13 +28,13 @@ internal sealed class IdempotencyMiddleware : IMessageMiddleware
         _logger = (ILogger?)loggerFactory?.CreateLogger("EventBus") ?? NullLogger.Instance;
     }
 
-    public ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+    public ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(next);
         return context.Subscription is { } subscription ? InvokeOnceAsync(subscription, context, next, cancellationToken) : next();
     }
 
-    private async ValueTask InvokeOnceAsync(string subscription, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+    private async ValueTask InvokeOnceAsync(string subscription, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken)
     {
         // The wait for a copy in progress honours the delivery's token: a handler timeout or the stop ends it as a failed attempt.
         if (!await _store.TryBeginAsync(subscription, context.MessageId, cancellationToken).ConfigureAwait(false))

@@ -584,7 +584,7 @@ public sealed class CommandBusTests
 
     public sealed class ValidationMiddleware : MessageMiddleware<Reserve>
     {
-        protected override ValueTask InvokeAsync(Reserve message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken) =>
+        protected override ValueTask InvokeAsync(Reserve message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken) =>
             message.Quantity > 0 ? next() : throw new CommandRejectedException($"Quantity must be positive; it is {message.Quantity}.");
     }
 

@@ -147,7 +147,7 @@ public sealed class MiddlewareTests
 
     public abstract class JournalingMiddleware(string name, Recorder<string> journal) : IMessageMiddleware
     {
-        public async ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+        public async ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken)
         {
             journal.Add($"{name} before {message!.GetType().Name}");
             await next();
@@ -161,7 +161,7 @@ public sealed class MiddlewareTests
 
     public sealed class PingOnlyMiddleware(Recorder<string> journal) : MessageMiddleware<Ping>
     {
-        protected override async ValueTask InvokeAsync(Ping message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+        protected override async ValueTask InvokeAsync(Ping message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken)
         {
             journal.Add($"ping-only before {message.N}");
             await next();
@@ -171,7 +171,7 @@ public sealed class MiddlewareTests
 
     public sealed class ScopeProbingMiddleware(ScopedProbe probe, Recorder<ScopeProbingMiddleware, int> log) : IMessageMiddleware
     {
-        public ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, MessageHandlerDelegate next, CancellationToken cancellationToken)
+        public ValueTask InvokeAsync<TMessage>(TMessage message, MessageContext context, Func<ValueTask> next, CancellationToken cancellationToken)
         {
             log.Add(probe.Id);
             return next();
