@@ -90,4 +90,41 @@ public interface IEventBus
     /// <exception cref="UnknownMessageTypeException"><typeparamref name="TEvent"/> is a sealed type that no handler, pull
     /// subscription or topic declaration subscribes to (and <see cref="EventBusOptions.RequireKnownEventTypes"/> is on).</exception>
     ChannelWriter<TEvent> AsChannelWriter<TEvent>(PublishOptions? options = null);
+
+    /// <summary>
+    /// Gets the <see cref="ChannelReader{T}"/> of the pull subscription <paramref name="name"/> on the topic of
+    /// <typeparamref name="TEvent"/>, registered with <see cref="EventBusBuilder.AddPullSubscription{TEvent}(string, Action{SubscriptionOptions}?)"/>:
+    /// the consumer takes the subscription's events when it is ready, instead of a handler being called with them.
+    /// </summary>
+    /// <remarks>
+    /// <list type="bullet">
+    /// <item><description>What a reader gets: every event published to the topic from when the bus was built, in the topic's
+    /// order, as every subscription of the topic does; each with its envelope, whose <see cref="MessageContext.Subscription"/> is
+    /// <paramref name="name"/>. <see cref="StreamEvent{TEvent}.Offset"/> is the event's stream offset when the topic is a stream,
+    /// and -1 otherwise.</description></item>
+    /// <item><description>Backpressure: the reader reads the subscription's own bounded buffer. A reader that falls behind fills
+    /// it, and then the subscription's <see cref="SubscriptionOptions.FullPolicy"/> applies to publishers: they wait
+    /// (<see cref="FullPolicy.Wait"/>), fail (<see cref="FullPolicy.FailFast"/>) or drop events for this subscription.</description></item>
+    /// <item><description>Acknowledgement: an event is acknowledged when it is read, and never delivered again. Delivery is at
+    /// most once per pull subscription: an event a reader read and then failed to process is lost to the subscription. The envelope
+    /// has no settlement (<see cref="MessageContext.Nack"/> and <see cref="MessageContext.DeadLetter"/> throw).</description></item>
+    /// <item><description>Several readers (several loops over this reader, or several calls of this method) compete: each event
+    /// goes to exactly one of them. One reader sees the events in the topic's order; competing readers have no order between them.</description></item>
+    /// <item><description>Stop: <see cref="IEventBusControl.StopAsync(CancellationToken)"/> waits up to
+    /// <see cref="EventBusOptions.StopTimeout"/> for the readers to read what is buffered, as it waits for handlers; what is still
+    /// unread then is taken out and reported as <see cref="UndeliveredReason.NotStartedBeforeStop"/> in the stop's report (and to
+    /// <see cref="EventBusOptions.OnUndelivered"/>). <see cref="ChannelReader{T}.Completion"/> completes when the bus has stopped
+    /// and the buffer is empty: a loop over <see cref="ChannelReader{T}.ReadAllAsync"/> without a token of its own ends
+    /// then.</description></item>
+    /// <item><description>Readers may read as soon as the bus is built, before it starts. A reader that publishes to its own
+    /// topic while its subscription is full with <see cref="FullPolicy.Wait"/> waits for a room that only readers make: with a
+    /// single reader, that wait never ends.</description></item>
+    /// </list>
+    /// </remarks>
+    /// <typeparam name="TEvent">The event type the pull subscription was registered with.</typeparam>
+    /// <param name="name">The pull subscription's name.</param>
+    /// <returns>The subscription's reader (the same instance on every call); it is thread-safe.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty, or the topic of <typeparamref name="TEvent"/> has no
+    /// pull subscription of that name (the message names both, and the pull subscriptions the topic has).</exception>
+    ChannelReader<StreamEvent<TEvent>> GetReader<TEvent>(string name);
 }

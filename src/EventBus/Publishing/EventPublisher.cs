@@ -51,6 +51,19 @@ internal sealed class EventPublisher(TopicTable topics, TimeProvider time) : IEv
         return new EventChannelWriter<TEvent>(this, _topics, topic, options);
     }
 
+    public ChannelReader<StreamEvent<TEvent>> GetReader<TEvent>(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Subscription[] subscriptions = _topics.TryGet(typeof(TEvent), out var topic) ? topic.Subscriptions : [];
+        var pull = Array.Find(subscriptions, s => s.IsPull && s.Name == name);
+        if (pull is null)
+        {
+            ThrowHelper.ThrowUnknownPullSubscription(name, typeof(TEvent), [.. subscriptions.Where(s => s.IsPull).Select(s => s.Name)]);
+        }
+
+        return pull.GetReader<TEvent>();
+    }
+
     /// <summary>The topic of <paramref name="event"/>'s runtime type; throws for a command, as a publish does.</summary>
     internal Topic TopicOf<TEvent>(TEvent @event)
     {

@@ -5,9 +5,15 @@ namespace EventBus.Tests.Delivery;
 /// <summary>
 /// The guarantees broadcast, queue and key-ordered subscriptions share, written once and run for each mode by a sealed subclass
 /// (as the Channels tests run one suite per channel kind). Every handler registered here goes through <see cref="ConfigureMode{THandler}"/>.
+/// A pull subscription put beside the mode's subscriptions is held to what fits it (every event exactly once, drained or reported by
+/// the stop); the handler-side guarantees (failures, scopes, cancellation in flight) have no counterpart there, since the bus runs
+/// no code of its readers.
 /// </summary>
 public abstract class DeliveryContractTests
 {
+    /// <summary>The name of the pull subscription that the contract puts beside the mode's subscriptions.</summary>
+    protected const string Pulled = "pulled";
+
     /// <summary>Gets the mode the subclass configures.</summary>
     protected abstract DeliveryMode Mode { get; }
 
@@ -216,6 +222,60 @@ public abstract class DeliveryContractTests
             .Should().BeEquivalentTo(Enumerable.Range(BlockingHandler.BlockFrom, Blocked).Except(inFlight), "the buffered messages were never started");
         (handled.Count + report.Unfinished.Count).Should().Be(Quick + Blocked, "every published event is either handled or reported unfinished");
         bus.Undelivered.Items.Should().BeEquivalentTo(report.Unfinished, "unfinished messages are also reported to OnUndelivered");
+    }
+
+    [Fact]
+    public async Task PublishAsync_PullSubscriptionBesideTheModesSubscription_EachReceivesEveryEventExactlyOnce()
+    {
+        const int Events = 1_000;
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<FirstTag>>(b).AddPullSubscription<Item>(Pulled, o => o.Capacity = 16));
+        var reader = bus.Bus.GetReader<Item>(Pulled);
+        var reading = Task.Run(async () =>
+        {
+            var read = new List<int>();
+            await foreach (var item in reader.ReadAllAsync())
+            {
+                read.Add(item.Event.N);
+            }
+
+            return read;
+        });
+
+        for (var i = 0; i < Events; i++)
+        {
+            await PublishAsync(bus, new Item(i));
+        }
+
+        await bus.Log<ItemHandler<FirstTag>, int>().WaitForCountAsync(Events);
+        (await bus.Control.StopAsync()).Drained.Should().BeTrue("the stop waits for the reader as it waits for the handlers");
+
+        (await reading.Within()).Should().Equal(Enumerable.Range(0, Events), "one reader takes the events in the topic's order");
+        bus.Log<ItemHandler<FirstTag>, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events));
+        bus.Control.GetSnapshot().Single(s => s.Subscription == Pulled).Should().Match<SubscriptionSnapshot>(s => s.Delivered == Events && s.Succeeded == Events && s.Dropped == 0 && s.Depth == 0);
+        bus.Undelivered.Count.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task StopAsync_TimeoutExpiresWithUnreadPullEvents_DrainsTheModesSubscriptionAndReportsTheUnreadNotStarted()
+    {
+        const int Events = 10;
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<FirstTag>>(b)
+            .AddPullSubscription<Item>(Pulled)
+            .Configure(o => o.StopTimeout = TimeSpan.FromMilliseconds(200)));
+
+        for (var i = 0; i < Events; i++)
+        {
+            await PublishAsync(bus, new Item(i));
+        }
+
+        await bus.Log<ItemHandler<FirstTag>, int>().WaitForCountAsync(Events);
+        var report = await bus.Control.StopAsync();
+
+        report.Drained.Should().BeFalse();
+        report.Unfinished.Should().HaveCount(Events).And.OnlyContain(u => u.Subscription == Pulled && u.Reason == UndeliveredReason.NotStartedBeforeStop);
+        report.Unfinished.Select(u => ((Item)u.Message).N).Should().Equal(Enumerable.Range(0, Events), "nobody read them; they are reported in the topic's order");
+        bus.Log<ItemHandler<FirstTag>, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events), "the handler's subscription drained");
+        await bus.Bus.GetReader<Item>(Pulled).Completion.Within();
     }
 
     /// <summary>Publishes one event the way the subclass publishes: <see cref="IEventBus.PublishAsync{TEvent}(TEvent, CancellationToken)"/> unless it says otherwise.</summary>
