@@ -1,5 +1,7 @@
 using System.Threading.Channels;
 using EventBus.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace EventBus.Tests.Delivery;
@@ -304,6 +306,34 @@ public sealed class PullSubscriptionTests
     }
 
     [Fact]
+    public async Task HostStopAsync_ReaderServiceRegisteredBeforeTheBus_ReadsEveryEventBeforeTheBusStops()
+    {
+        const int Events = 200;
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        TestBus.AddTestServices(builder.Services, out var undelivered);
+
+        // Registered first, stopped last: the bus stops first and waits for this reader to drain the buffer.
+        builder.Services.AddHostedService<DrainingReader>();
+        builder.Services.AddEventBus(b => b
+            .Configure(o => o.OnUndelivered = undelivered.Add)
+            .AddPullSubscription<Reading>(Name, o => o.Capacity = 16));
+        using var host = builder.Build();
+        await host.StartAsync().Within();
+        var bus = host.Services.GetRequiredService<IEventBus>();
+
+        for (var i = 0; i < Events; i++)
+        {
+            await bus.PublishAsync(new Reading(i));
+        }
+
+        await host.StopAsync().Within();
+
+        host.Services.GetRequiredService<Recorder<DrainingReader, int>>().Items.Should().Equal(Enumerable.Range(0, Events));
+        undelivered.Items.Should().BeEmpty();
+        (await host.Services.GetRequiredService<IEventBusControl>().StopAsync()).Drained.Should().BeTrue();
+    }
+
+    [Fact]
     public async Task GetReader_UnknownName_ThrowsArgumentExceptionNamingTheSubscriptionAndTheTopic()
     {
         await using var bus = await TestBus.StartAsync(b => b
@@ -451,6 +481,18 @@ public sealed class PullSubscriptionTests
         {
             handled.Add(@event.N);
             return default;
+        }
+    }
+
+    /// <summary>The documented background consumer: reads until the reader completes, with no token of its own.</summary>
+    public sealed class DrainingReader(IEventBus events, Recorder<DrainingReader, int> read) : BackgroundService
+    {
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            await foreach (var item in events.GetReader<Reading>(Name).ReadAllAsync())
+            {
+                read.Add(item.Event.N);
+            }
         }
     }
 

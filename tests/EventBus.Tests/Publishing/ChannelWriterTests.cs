@@ -460,6 +460,26 @@ public sealed class ChannelWriterTests
         (await bus.Log<FreeHandler, int>().WaitForCountAsync(Capacity + 1)).Should().Equal([0, 1, 2, 3, 5], "the refused write reached no subscription either");
     }
 
+    [Fact]
+    public async Task WaitToWriteAsyncAndWriteAsync_FromAHandlerIntoItsOwnFullBuffer_ThrowTheSelfDeadlockError()
+    {
+        await using var bus = await TestBus.StartAsync(b => b
+            .AddEventHandler<Tick, SelfWritingHandler>()
+            .ConfigureSubscription<SelfWritingHandler>(o => o.Capacity = 1));
+
+        // Tick 0 is taken by the worker; tick 1 fills the buffer (capacity 1) once it is.
+        await bus.Bus.PublishAsync(new Tick(0));
+        await bus.Bus.PublishAsync(new Tick(1)).AsTask().Within();
+        bus.Get<Gate<SelfWritingHandler>>().Open(); // now the handler of tick 0 writes into its own full buffer
+
+        var outcomes = await bus.Log<SelfWritingHandler, Exception>().WaitForCountAsync(2, Wait.Promptly);
+
+        outcomes.Should().AllSatisfy(e => e.Should().BeOfType<InvalidOperationException>().Which.Message.Should().ContainEquivalentOf("deadlock"));
+        (await bus.Log<SelfWritingHandler, int>().WaitForCountAsync(2)).Should().Equal(0, 1);
+        (await bus.Control.StopAsync()).Drained.Should().BeTrue();
+        bus.Log<SelfWritingHandler, int>().Items.Should().Equal([0, 1], "the refused tick 2 was not published");
+    }
+
     /// <summary>The producer loop of code written for channels: copies a source into any writer, then completes it.</summary>
     private static async Task CopyAllAsync<T>(ChannelReader<T> source, ChannelWriter<T> target)
     {
@@ -533,6 +553,38 @@ public sealed class ChannelWriterTests
         {
             handled.Add(@event.N);
             return default;
+        }
+    }
+
+    /// <summary>For tick 0, waits at its gate, then tries to wait for room and to write into its own subscription.</summary>
+    public sealed class SelfWritingHandler(IEventBus bus, Gate<SelfWritingHandler> gate, Recorder<SelfWritingHandler, Exception> outcomes, Recorder<SelfWritingHandler, int> handled) : IEventHandler<Tick>
+    {
+        public async ValueTask HandleAsync(Tick @event, MessageContext context, CancellationToken cancellationToken)
+        {
+            if (@event.N == 0)
+            {
+                await gate.WaitAsync(cancellationToken);
+                var writer = bus.AsChannelWriter<Tick>();
+                try
+                {
+                    await writer.WaitToWriteAsync(cancellationToken);
+                }
+                catch (InvalidOperationException e)
+                {
+                    outcomes.Add(e);
+                }
+
+                try
+                {
+                    await writer.WriteAsync(new Tick(2), cancellationToken);
+                }
+                catch (InvalidOperationException e)
+                {
+                    outcomes.Add(e);
+                }
+            }
+
+            handled.Add(@event.N);
         }
     }
 
