@@ -124,7 +124,8 @@ public interface IEventBus
     /// <typeparam name="TEvent">The event type the pull subscription was registered with.</typeparam>
     /// <param name="name">The pull subscription's name.</param>
     /// <returns>The subscription's reader (the same instance on every call); it is thread-safe.</returns>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is empty, or the topic of <typeparamref name="TEvent"/> has no
+    /// <exception cref="ArgumentNullException"><paramref name="name"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, or the topic of <typeparamref name="TEvent"/> has no
     /// pull subscription of that name (the message names both, and the pull subscriptions the topic has).</exception>
     ChannelReader<StreamEvent<TEvent>> GetReader<TEvent>(string name);
 }

@@ -299,7 +299,8 @@ public sealed class EventBusBuilder
     /// snapshots and reports and in the envelopes its readers get (<see cref="MessageContext.Subscription"/>).</param>
     /// <param name="configure">Sets the subscription's capacity and full policy, or <see langword="null"/>.</param>
     /// <returns>This builder.</returns>
-    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or already used on this topic, or
+    /// <exception cref="ArgumentNullException"><paramref name="name"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty, white space or already used on this topic, or
     /// <typeparamref name="TEvent"/> is a command, an interface or an abstract class.</exception>
     public EventBusBuilder AddPullSubscription<TEvent>(string name, Action<SubscriptionOptions>? configure = null)
     {
