@@ -13,10 +13,11 @@ internal abstract class EnvelopeBuffer
 {
     /// <summary>
     /// Creates a subscription's buffer: a ring (<see cref="EnvelopeRing"/>), or a channel for a batch handler, whose workers may
-    /// wait on the buffer two at a time (one for its next batch, one filling a batch within its wait).
+    /// wait on the buffer two at a time (one for its next batch, one filling a batch within its wait), and for a pull subscription,
+    /// whose readers may wait any number at once, each with its own cancellation.
     /// </summary>
-    public static EnvelopeBuffer Create(SubscriptionSettings settings, bool batches) =>
-        batches ? new ChannelBuffer(singleReader: settings.Workers == 1 && settings.FullPolicy != FullPolicy.DropOldest) : new EnvelopeRing(settings.Capacity);
+    public static EnvelopeBuffer Create(SubscriptionSettings settings, bool channel) =>
+        channel ? new ChannelBuffer(singleReader: settings.Workers == 1 && settings.FullPolicy != FullPolicy.DropOldest) : new EnvelopeRing(settings.Capacity);
 
     /// <summary>Appends an envelope; false once the buffer is completed. The caller holds the topic's lock.</summary>
     public abstract bool TryWrite(in Envelope envelope);
@@ -33,6 +34,12 @@ internal abstract class EnvelopeBuffer
 
     /// <summary>Refuses later writes and wakes the waiting reader; what is buffered can still be read. The caller holds the topic's lock.</summary>
     public abstract void Complete();
+
+    /// <summary>
+    /// Gets a task that completes once the buffer is completed and everything in it was read: for readers outside the bus (a pull
+    /// subscription's), whose end is the buffer's. Only the channel buffer keeps it; a ring's readers are the bus's own workers.
+    /// </summary>
+    public virtual Task Completion => throw new NotSupportedException("Only a channel buffer reports its completion.");
 
     /// <summary>
     /// Called by a reader whose wait just ended, before it reads: makes <paramref name="parking"/> the next reader to wake, so that
@@ -65,6 +72,8 @@ internal abstract class EnvelopeBuffer
         public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _channel.Reader.WaitToReadAsync(cancellationToken);
 
         public override void Complete() => _channel.Writer.TryComplete();
+
+        public override Task Completion => _channel.Reader.Completion;
     }
 }
 

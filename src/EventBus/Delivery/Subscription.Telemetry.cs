@@ -20,6 +20,10 @@ internal sealed partial class Subscription
             inFlight += Volatile.Read(ref worker.Busy) == 1 ? 1 : 0;
         }
 
+        var pulled = Interlocked.Read(ref _pulled); // a pull subscription's reads: each delivered and acknowledged at once
+        attempts += pulled;
+        succeeded += pulled;
+
         return new SubscriptionSnapshot(Topic.Name, Name, Mode, Workers, Capacity, FullPolicy, Depth, inFlight,
             attempts, succeeded, failed, Interlocked.Read(ref _dropped), retried, deadLettered, Volatile.Read(ref _scheduled), DeadLetters.Count, State);
     }

@@ -55,10 +55,10 @@ internal sealed partial class Subscription : IBackpressured
     // Publishers waiting for room share one completion source; any dequeue completes it and they re-check.
     private RoomWaiter _roomWaiter;
 
-    public Subscription(DeliveryEnvironment env, Topic topic, Type handlerType, HandlerInvoker invoker, SubscriptionSettings settings)
+    public Subscription(DeliveryEnvironment env, Topic topic, Type handlerType, HandlerInvoker invoker, SubscriptionSettings settings, string? name = null)
     {
         HandlerType = handlerType;
-        var name = MessageTypes.GetKey(handlerType);
+        name ??= MessageTypes.GetKey(handlerType);
         _env = env;
         Topic = topic;
         Name = name;
@@ -85,7 +85,7 @@ internal sealed partial class Subscription : IBackpressured
         }
         else
         {
-            _buffer = EnvelopeBuffer.Create(settings, batches: invoker is BatchHandlerInvoker);
+            _buffer = EnvelopeBuffer.Create(settings, channel: invoker is BatchHandlerInvoker or PullInvoker);
             _idle = settings.Workers > 1 ? new IdleWorkers(_buffer) : null;
         }
     }
@@ -126,6 +126,12 @@ internal sealed partial class Subscription : IBackpressured
     public void Start()
     {
         Debug.Assert(_workerTasks is null, "A subscription is started once.");
+        if (IsPull)
+        {
+            _workerTasks = [StartPull()];
+            return;
+        }
+
         var tasks = new Task[_workers.Length];
 
         // Workers must not inherit the starter's ExecutionContext (its AsyncLocals, its Activity).
@@ -230,6 +236,7 @@ internal sealed partial class Subscription : IBackpressured
     {
         _abandoned = true;
         _idle?.CloseAll();
+        ReleasePull();
     }
 
     /// <summary>After the grace period: reports what is left in the buffer and what is still stuck in flight.</summary>

@@ -197,6 +197,76 @@ internal sealed class Topic
         }
     }
 
+    /// <summary>
+    /// One attempt at publishing <paramref name="message"/>, without waiting: returns null once it is published, or the full
+    /// <see cref="FullPolicy.Wait"/> subscription or consumer group a publish waits for (then nothing is published). Throws as
+    /// <see cref="PublishAsync"/> does: for a full <see cref="FullPolicy.FailFast"/> one, and once the topic is completed.
+    /// </summary>
+    public IBackpressured? TryPublishOnce(object message, MessageContext context)
+    {
+        IBackpressured? blocked;
+        lock (_lock)
+        {
+            blocked = TryWrite(message, ref context, null, 1);
+        }
+
+        if (blocked is null && _observers.Any)
+        {
+            Observe(message, context, null);
+        }
+
+        return blocked;
+    }
+
+    /// <summary>
+    /// Publishes <paramref name="message"/> only if no subscription or consumer group that keeps every message (policy
+    /// <see cref="FullPolicy.Wait"/> or <see cref="FullPolicy.FailFast"/>) is full now; drop policies drop as for any publish.
+    /// Never waits and never throws for room: returns false, publishing nothing, when one is full or the topic is completed.
+    /// </summary>
+    public bool TryPublishNow(object message, MessageContext context)
+    {
+        lock (_lock)
+        {
+            if (_completed || FindFullThatKeeps() is not null)
+            {
+                return false;
+            }
+
+            try
+            {
+                // A worker may schedule a delayed redelivery between the check and the write (outside this lock), taking a place
+                // back: then the write finds that subscription full and publishes nothing, or throws for a FailFast one.
+                if (TryWrite(message, ref context, null, 1) is not null)
+                {
+                    return false;
+                }
+            }
+            catch (BufferFullException)
+            {
+                return false;
+            }
+        }
+
+        if (_observers.Any)
+        {
+            Observe(message, context, null);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Gets the first subscription or consumer group that keeps every message and has no room for one more now, or null when a
+    /// publish would go through at once (or the topic is completed, and a publish fails).
+    /// </summary>
+    public IBackpressured? FindFullNow()
+    {
+        lock (_lock)
+        {
+            return _completed ? null : FindFullThatKeeps();
+        }
+    }
+
     /// <summary>Stops accepting: later publishes throw; publishers waiting for room wake up and throw.</summary>
     public void Complete()
     {
@@ -267,6 +337,21 @@ internal sealed class Topic
 
             blocked = stillBlocked;
         }
+    }
+
+    /// <summary>Under the lock: the first Wait or FailFast subscription, or consumer group, without room for one more message.</summary>
+    private IBackpressured? FindFullThatKeeps()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks happen under the topic lock.");
+        foreach (var subscription in Subscriptions)
+        {
+            if (subscription.FullPolicy is FullPolicy.Wait or FullPolicy.FailFast && !subscription.HasRoom(1))
+            {
+                return subscription;
+            }
+        }
+
+        return Log?.FindGroupWithoutRoom(1);
     }
 
     /// <summary>

@@ -24,6 +24,9 @@ internal sealed class TopicTable(BusLifecycle lifecycle, Func<Type, bool, Topic>
     /// <summary>Gets the subscriptions of every topic created so far.</summary>
     public Subscription[] Subscriptions() => [.. _byType.Values.SelectMany(t => t.Subscriptions)];
 
+    /// <summary>Gets a value indicating whether the bus has begun to stop: every topic refuses messages from then on.</summary>
+    public bool IsClosed => lifecycle.IsStopping;
+
     public bool Contains(Type type) => _byType.ContainsKey(type);
 
     /// <summary>The topic of <paramref name="message"/>'s runtime type, created on first use.</summary>

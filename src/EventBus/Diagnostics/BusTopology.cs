@@ -35,6 +35,15 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
 
             foreach (var subscription in topic.Subscriptions)
             {
+                if (IsPullReader(subscription.HandlerType))
+                {
+                    // A pull subscription has no handler type: its node is its name, in the topic's module.
+                    var readerId = $"{Id("p", topic.MessageType)}_{Sanitize(subscription.Name)}";
+                    Add(nodes, topic.MessageType, readerId, $"{readerId}[\"{subscription.Name.Replace("\"", "'", StringComparison.Ordinal)} (reader)\"]");
+                    edges.Add($"  {topicId} -->|pull| {readerId}");
+                    continue;
+                }
+
                 var handlerId = Id("h", subscription.HandlerType);
                 Add(nodes, subscription.HandlerType, handlerId, $"{handlerId}[\"{Label(subscription.HandlerType)}\"]");
                 var mode = subscription.IsBatch ? "batch" : subscription.Mode switch
@@ -94,16 +103,22 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
     private static string Label(Type type) =>
         (type.IsNested ? type.FullName![(type.Namespace is null ? 0 : type.Namespace.Length + 1)..].Replace('+', '.') : type.Name).Replace("\"", "'", StringComparison.Ordinal);
 
-    private static string Id(string prefix, Type type)
+    private static string Id(string prefix, Type type) => $"{prefix}_{Sanitize(type.FullName ?? type.Name)}";
+
+    private static string Sanitize(string text)
     {
-        var name = new StringBuilder(prefix).Append('_');
-        foreach (var c in type.FullName ?? type.Name)
+        var name = new StringBuilder(text.Length);
+        foreach (var c in text)
         {
             name.Append(char.IsAsciiLetterOrDigit(c) ? c : '_');
         }
 
         return name.ToString();
     }
+
+    /// <summary>Whether a subscription's "handler type" is the reader of a pull subscription (<see cref="EventBusBuilder.AddPullSubscription{TEvent}(string, Action{SubscriptionOptions}?)"/>).</summary>
+    private static bool IsPullReader(Type handlerType) =>
+        handlerType.IsGenericType && handlerType.GetGenericTypeDefinition() == typeof(System.Threading.Channels.ChannelReader<>);
 }
 
 /// <summary>One topic (message type) and its subscriptions.</summary>

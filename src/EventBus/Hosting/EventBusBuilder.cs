@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
+using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -276,6 +277,50 @@ public sealed class EventBusBuilder
         AddStream<TEvent>();
         Services.TryAdd(new ServiceDescriptor(typeof(THandler), typeof(THandler), lifetime));
         Registry.StreamGroups.Add(new StreamGroupRegistration(typeof(TEvent), typeof(THandler), group, lifetime, static context => new EventHandlerInvoker<TEvent>(context), options));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds the pull subscription <paramref name="name"/> on the topic of <typeparamref name="TEvent"/>: a subscription like a
+    /// handler's, with its own bounded buffer, whose events are not pushed to a handler but taken by readers, through the
+    /// <see cref="ChannelReader{T}"/> that <see cref="IEventBus.GetReader{TEvent}(string)"/> returns.
+    /// </summary>
+    /// <remarks>
+    /// <para>It receives every event published to the topic from when the bus is built, in the topic's order, as every
+    /// subscription does. When its readers fall behind, its buffer fills and its <see cref="SubscriptionOptions.FullPolicy"/>
+    /// applies to publishers. An event is acknowledged when it is read (at most once: a reader that fails after reading it loses
+    /// it), and each event goes to one reader, however many read.</para>
+    /// <para>Only <see cref="SubscriptionOptions.Capacity"/> and <see cref="SubscriptionOptions.FullPolicy"/> apply (unset, they
+    /// come from the topic's options, then from <see cref="EventBusOptions"/>); the bus runs no handler for it, so setting any other
+    /// option is a start-up error.</para>
+    /// </remarks>
+    /// <typeparam name="TEvent">The concrete event type: its topic.</typeparam>
+    /// <param name="name">The subscription's name, unique among the pull subscriptions of the topic: it names the subscription in
+    /// snapshots and reports and in the envelopes its readers get (<see cref="MessageContext.Subscription"/>).</param>
+    /// <param name="configure">Sets the subscription's capacity and full policy, or <see langword="null"/>.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="name"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty, white space or already used on this topic, or
+    /// <typeparamref name="TEvent"/> is a command, an interface or an abstract class.</exception>
+    public EventBusBuilder AddPullSubscription<TEvent>(string name, Action<SubscriptionOptions>? configure = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var type = typeof(TEvent);
+        if (MessageTypes.IsCommand(type) || type.IsAbstract || type.IsInterface)
+        {
+            throw new ArgumentException(
+                $"'{type.FullName}' cannot have a pull subscription: a pull subscription is a subscription of the topic of one concrete event type (not a command, an interface or an abstract class).",
+                nameof(TEvent));
+        }
+
+        if (Registry.PullSubscriptions.Exists(p => p.EventType == type && p.Name == name))
+        {
+            throw new ArgumentException($"Pull subscription '{name}' is already registered on the topic '{type.FullName}'; each name is used once per topic.", nameof(name));
+        }
+
+        var options = new SubscriptionOptions();
+        configure?.Invoke(options);
+        Registry.PullSubscriptions.Add(new PullSubscriptionRegistration(type, name, typeof(ChannelReader<StreamEvent<TEvent>>), options));
         return this;
     }
 

@@ -27,6 +27,7 @@ internal sealed class EventBusOptionsValidator(EventBusRegistry registry) : IVal
             .Concat(registry.HandlerOptions.SelectMany(h => SubscriptionRules.Validate(h.Value, $"subscription '{MessageTypes.GetKey(h.Key)}'")))
             .Concat(registry.Streams.SelectMany(s => s.Value.Validate($"stream '{MessageTypes.GetKey(s.Key)}'")))
             .Concat(registry.StreamGroups.SelectMany(g => g.Options.Validate($"consumer group '{g.Group}' on stream '{MessageTypes.GetKey(g.EventType)}'", g.Options.Capacity ?? options.DefaultCapacity)))
+            .Concat(registry.PullSubscriptions.SelectMany(p => SubscriptionRules.ValidatePull(p.Options, $"pull subscription '{p.Name}' on topic '{MessageTypes.GetKey(p.EventType)}'")))
             .ToList();
 
         // The effective options of every subscription known now (handler over topic over bus defaults) must be valid too; they

@@ -22,6 +22,21 @@ internal static class ThrowHelper
         throw new ArgumentException($"'{type.FullName}' is a command (it implements ICommand); commands have exactly one handler and are sent with ICommandBus.SendAsync, InvokeAsync or EnqueueAsync, not published as events.", "event");
 
     [DoesNotReturn]
+    public static void ThrowCommandWriter(Type type) =>
+        throw new ArgumentException($"'{type.FullName}' is a command (it implements ICommand); commands have exactly one handler and are sent with ICommandBus.SendAsync, InvokeAsync or EnqueueAsync, so a channel writer cannot publish them.", "TEvent");
+
+    [DoesNotReturn]
+    public static void ThrowWriterMessageId(MessageId id) =>
+        throw new ArgumentException($"The options give the message id {id}, but a channel writer publishes many events with the same options, and each event needs an id of its own. Leave PublishOptions.MessageId unset for a writer, or publish such events one at a time with IEventBus.PublishAsync.", "options");
+
+    [DoesNotReturn]
+    public static void ThrowUnknownPullSubscription(string name, Type type, string[] known) =>
+        throw new ArgumentException(
+            $"No pull subscription named '{name}' is registered on the topic '{type.FullName}'. Register it with AddPullSubscription<{type.Name}>(\"{name}\") in AddEventBus"
+            + (known.Length == 0 ? "; the topic has no pull subscription." : $"; the topic's pull subscriptions are {string.Join(", ", known.Select(k => $"'{k}'"))}."),
+            nameof(name));
+
+    [DoesNotReturn]
     public static void ThrowEventEnqueued(Type type) =>
         throw new ArgumentException($"'{type.FullName}' is not a command (it implements neither ICommand nor ICommand<TResult>); publish events with IEventBus.PublishAsync.", "command");
 

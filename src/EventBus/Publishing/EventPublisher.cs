@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Threading.Channels;
 
 namespace EventBus;
 
@@ -29,6 +30,50 @@ internal sealed class EventPublisher(TopicTable topics, TimeProvider time) : IEv
         return EventBusTelemetry.Source.HasListeners()
             ? PublishTracedAsync(topic, @event, options, "publish", cancellationToken)
             : topic.PublishAsync(@event, CreateContext(topic.Name, options), cancellationToken);
+    }
+
+    public ChannelWriter<TEvent> AsChannelWriter<TEvent>(PublishOptions? options = null)
+    {
+        var type = typeof(TEvent);
+        if (MessageTypes.IsCommand(type))
+        {
+            ThrowHelper.ThrowCommandWriter(type);
+        }
+
+        if (options?.MessageId is { } id)
+        {
+            ThrowHelper.ThrowWriterMessageId(id);
+        }
+
+        // A sealed type carries only its own events: its topic is created now, so that an unknown event type fails here. Any other
+        // type may carry derived events, which go to the topics of their runtime types; the writer finds its own topic later.
+        var topic = type.IsSealed || type.IsValueType ? _topics.GetOrCreate(type, isCommand: false) : null;
+        return new EventChannelWriter<TEvent>(this, _topics, topic, options);
+    }
+
+    public ChannelReader<StreamEvent<TEvent>> GetReader<TEvent>(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Subscription[] subscriptions = _topics.TryGet(typeof(TEvent), out var topic) ? topic.Subscriptions : [];
+        var pull = Array.Find(subscriptions, s => s.IsPull && s.Name == name);
+        if (pull is null)
+        {
+            ThrowHelper.ThrowUnknownPullSubscription(name, typeof(TEvent), [.. subscriptions.Where(s => s.IsPull).Select(s => s.Name)]);
+        }
+
+        return pull.GetReader<TEvent>();
+    }
+
+    /// <summary>The topic of <paramref name="event"/>'s runtime type; throws for a command, as a publish does.</summary>
+    internal Topic TopicOf<TEvent>(TEvent @event)
+    {
+        var topic = _topics.Of(@event);
+        if (topic.IsCommand)
+        {
+            ThrowHelper.ThrowCommandPublished(topic.MessageType);
+        }
+
+        return topic;
     }
 
     /// <summary>Publishes inside a <c>publish</c> span whose context travels in the envelope.</summary>

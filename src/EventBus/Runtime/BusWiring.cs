@@ -37,7 +37,7 @@ internal sealed class BusWiring(EventBusRegistry registry, EventBusOptions optio
 
     /// <summary>The concrete event types known when the bus is built: their topics are created then, so that start-up reports their problems.</summary>
     public IEnumerable<Type> KnownEventTypes() =>
-        registry.EventHandlers.Select(h => h.MessageType).Concat(registry.Topics.Keys).Concat(registry.Streams.Keys)
+        registry.EventHandlers.Select(h => h.MessageType).Concat(registry.Topics.Keys).Concat(registry.Streams.Keys).Concat(registry.PullSubscriptions.Select(p => p.EventType))
             .Where(t => !t.IsAbstract && !t.IsInterface && !MessageTypes.IsCommand(t))
             .Distinct();
 
@@ -83,14 +83,29 @@ internal sealed class BusWiring(EventBusRegistry registry, EventBusOptions optio
             }
         }
 
-        if (chosen.Count == 0 && options.RequireKnownEventTypes && !registry.Topics.ContainsKey(topic.MessageType) && !registry.Streams.ContainsKey(topic.MessageType))
+        var pulls = registry.PullSubscriptions.Where(p => p.EventType == topic.MessageType).ToList();
+        if (chosen.Count == 0 && pulls.Count == 0 && options.RequireKnownEventTypes && !registry.Topics.ContainsKey(topic.MessageType) && !registry.Streams.ContainsKey(topic.MessageType))
         {
             ThrowHelper.ThrowUnknownEvent(topic.MessageType);
         }
 
         return chosen.Values
             .Select(r => CreateSubscription(topic, r.HandlerType, r.CreateInvoker(InvokerContextFor(r.HandlerType, r.Lifetime)), DeliveryMode.Broadcast, r.IsBatch))
+            .Concat(pulls.Select(p => CreatePullSubscription(topic, p, chosen.Keys)))
             .ToArray();
+    }
+
+    /// <summary>A pull subscription: no handler, no worker; its readers take from its buffer.</summary>
+    private Subscription CreatePullSubscription(Topic topic, PullSubscriptionRegistration pull, IEnumerable<Type> handlerTypes)
+    {
+        // Names key snapshots, reports and dead letters: a pull subscription named like a handler subscription of the same topic
+        // would be mistaken for it.
+        if (handlerTypes.Any(h => MessageTypes.GetKey(h) == pull.Name))
+        {
+            throw new EventBusConfigurationException([$"The pull subscription '{pull.Name}' on topic '{topic.Name}' has the name of a handler subscription of that topic (its handler type's full name); give it another name."]);
+        }
+
+        return new Subscription(environment, topic, pull.ReaderType, PullInvoker.Instance, SubscriptionRules.ResolvePull(registry, options, pull), pull.Name);
     }
 
     /// <summary>A handler registered as a consumer group's handler of an event type is not also a subscription of it (e.g. when a scan finds it).</summary>

@@ -27,6 +27,12 @@ internal sealed record StreamGroupRegistration(
     Func<InvokerContext, HandlerInvoker> CreateInvoker,
     ConsumerGroupOptions Options);
 
+/// <summary>
+/// A pull subscription registered with the builder: a subscription of <see cref="EventType"/>'s topic whose events its readers
+/// take (<see cref="IEventBus.GetReader{TEvent}(string)"/>). <see cref="ReaderType"/> stands where a handler's type would.
+/// </summary>
+internal sealed record PullSubscriptionRegistration(Type EventType, string Name, Type ReaderType, SubscriptionOptions Options);
+
 /// <summary>A middleware registration, in pipeline order.</summary>
 internal sealed record MiddlewareRegistration(Type MiddlewareType, ServiceLifetime Lifetime);
 
@@ -53,6 +59,9 @@ internal sealed class EventBusRegistry
 
     /// <summary>Consumer groups registered with the builder.</summary>
     public List<StreamGroupRegistration> StreamGroups { get; } = [];
+
+    /// <summary>Pull subscriptions registered with the builder.</summary>
+    public List<PullSubscriptionRegistration> PullSubscriptions { get; } = [];
 
     /// <summary>Gets or sets the options of the idempotency helper, when it is used; validated with the bus options.</summary>
     public IdempotencyOptions? Idempotency { get; set; }

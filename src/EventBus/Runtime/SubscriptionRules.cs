@@ -51,6 +51,53 @@ internal static class SubscriptionRules
     }
 
     /// <summary>
+    /// What is wrong with the options of a pull subscription: the ranges any subscription's options must respect, and the options
+    /// that belong to a handler, which a pull subscription has not.
+    /// </summary>
+    public static IEnumerable<string> ValidatePull(SubscriptionOptions options, string owner)
+    {
+        foreach (var failure in Validate(options, owner))
+        {
+            yield return failure;
+        }
+
+        var handlerOptions = new (string Name, object? Value)[]
+        {
+            (nameof(SubscriptionOptions.Mode), options.Mode),
+            (nameof(SubscriptionOptions.Workers), options.Workers),
+            (nameof(SubscriptionOptions.Redelivery), options.Redelivery),
+            (nameof(SubscriptionOptions.HandlerTimeout), options.HandlerTimeout),
+            (nameof(SubscriptionOptions.AckMode), options.AckMode),
+            (nameof(SubscriptionOptions.DeadLetterCapacity), options.DeadLetterCapacity),
+        };
+        foreach (var (name, _) in handlerOptions.Where(o => o.Value is not null))
+        {
+            yield return $"SubscriptionOptions.{name} of {owner} is set, but a pull subscription has no handler: its readers take its events, each acknowledged when read. Set only Capacity and FullPolicy.";
+        }
+    }
+
+    /// <summary>
+    /// The effective options of a pull subscription: its capacity and full policy over the topic's over the bus defaults. Its
+    /// readers compete for its events (each goes to one reader) and no worker of the bus takes them (none: zero workers); an event
+    /// is acknowledged when read (at most once), so it is never redelivered or dead-lettered.
+    /// </summary>
+    public static SubscriptionSettings ResolvePull(EventBusRegistry registry, EventBusOptions bus, PullSubscriptionRegistration pull)
+    {
+        var options = new SubscriptionOptions();
+        options.Apply(registry.Topics.GetValueOrDefault(pull.EventType));
+        options.Apply(pull.Options);
+        return new SubscriptionSettings(
+            DeliveryMode.Queue,
+            Workers: 0,
+            options.Capacity ?? bus.DefaultCapacity,
+            options.FullPolicy ?? bus.DefaultFullPolicy,
+            new RedeliveryOptions(),
+            HandlerTimeout: null,
+            AckMode.BeforeHandling,
+            DeadLetterCapacity: 0);
+    }
+
+    /// <summary>
     /// The effective options of a subscription: the handler's over the topic's over the bus defaults; with the combinations that
     /// the subscription cannot honour (each a full sentence naming the option and its value), empty when there is none.
     /// </summary>

@@ -87,13 +87,16 @@ public interface IStreamSubscription : IAsyncDisposable
     ValueTask<long> SeekAsync(StreamPosition position, CancellationToken cancellationToken = default);
 }
 
-/// <summary>An event read from a stream, with its envelope (<see cref="MessageContext.Offset"/> is its offset).</summary>
+/// <summary>
+/// An event read from a stream (<see cref="IEventStreams.ReadAsync{TEvent}"/>) or from a pull subscription
+/// (<see cref="IEventBus.GetReader{TEvent}(string)"/>), with its envelope (<see cref="MessageContext.Offset"/> is its offset).
+/// </summary>
 /// <typeparam name="TEvent">The event type.</typeparam>
 /// <param name="Event">The event.</param>
 /// <param name="Context">Its envelope.</param>
 public readonly record struct StreamEvent<TEvent>(TEvent Event, MessageContext Context)
 {
-    /// <summary>Gets the event's offset in the stream.</summary>
+    /// <summary>Gets the event's offset in the stream, or -1 when its topic is not a stream (an event read from a pull subscription of such a topic).</summary>
     public long Offset => Context.Offset ?? -1;
 }
 

@@ -90,6 +90,25 @@ internal sealed partial class StreamLog
         return blocked;
     }
 
+    /// <summary>
+    /// Under the lock: a group without room for <paramref name="count"/> more events, whatever its policy, or null. Never throws:
+    /// for a write that must neither wait nor fail (a channel writer's <c>TryWrite</c>, and its wait for room).
+    /// </summary>
+    public StreamConsumer? FindGroupWithoutRoom(int count)
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "Room checks happen under the topic lock.");
+        var rooms = _rooms;
+        for (var i = 0; i < rooms.Length; i++)
+        {
+            if (!rooms[i].HasRoom(_next, count))
+            {
+                return _groups[i];
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Checks that a batch can ever fit every group's backlog.</summary>
     public void EnsureBatchFits(int count)
     {

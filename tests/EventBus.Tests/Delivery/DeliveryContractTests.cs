@@ -5,9 +5,15 @@ namespace EventBus.Tests.Delivery;
 /// <summary>
 /// The guarantees broadcast, queue and key-ordered subscriptions share, written once and run for each mode by a sealed subclass
 /// (as the Channels tests run one suite per channel kind). Every handler registered here goes through <see cref="ConfigureMode{THandler}"/>.
+/// A pull subscription put beside the mode's subscriptions is held to what fits it (every event exactly once, drained or reported by
+/// the stop); the handler-side guarantees (failures, scopes, cancellation in flight) have no counterpart there, since the bus runs
+/// no code of its readers.
 /// </summary>
 public abstract class DeliveryContractTests
 {
+    /// <summary>The name of the pull subscription that the contract puts beside the mode's subscriptions.</summary>
+    protected const string Pulled = "pulled";
+
     /// <summary>Gets the mode the subclass configures.</summary>
     protected abstract DeliveryMode Mode { get; }
 
@@ -42,7 +48,7 @@ public abstract class DeliveryContractTests
 
         for (var i = 0; i < Events; i++)
         {
-            await bus.Bus.PublishAsync(new Item(i));
+            await PublishAsync(bus, new Item(i));
         }
 
         await bus.Log<ItemHandler<FirstTag>, int>().WaitForCountAsync(Events);
@@ -72,7 +78,7 @@ public abstract class DeliveryContractTests
 
         for (var i = 0; i < Events; i++)
         {
-            await bus.Bus.PublishAsync(new Item(i));
+            await PublishAsync(bus, new Item(i));
         }
 
         await bus.Log<ItemHandler<SecondTag>, int>().WaitForCountAsync(Events);
@@ -110,7 +116,7 @@ public abstract class DeliveryContractTests
 
         for (var i = 0; i < Events; i++)
         {
-            await bus.Bus.PublishAsync(new Item(i));
+            await PublishAsync(bus, new Item(i));
         }
 
         var seen = await bus.Log<ScopeHandler, (int ProbeId, bool DisposedDuringDelivery)>().WaitForCountAsync(Events);
@@ -133,7 +139,7 @@ public abstract class DeliveryContractTests
 
         for (var i = 0; i < Events; i++)
         {
-            await bus.Bus.PublishAsync(new Item(i));
+            await PublishAsync(bus, new Item(i));
         }
 
         var report = await bus.Control.StopAsync();
@@ -171,7 +177,7 @@ public abstract class DeliveryContractTests
         {
             await bus.WaitUntilIdleAsync();
 
-            await bus.Bus.PublishAsync(new Item(round));
+            await PublishAsync(bus, new Item(round));
 
             await log.WaitForCountAsync(round, Wait.Promptly);
         }
@@ -191,7 +197,7 @@ public abstract class DeliveryContractTests
         // Some events finish normally first.
         for (var i = 0; i < Quick; i++)
         {
-            await bus.Bus.PublishAsync(new Item(i));
+            await PublishAsync(bus, new Item(i));
         }
 
         await handled.WaitForCountAsync(Quick);
@@ -199,7 +205,7 @@ public abstract class DeliveryContractTests
         // Then every worker blocks (honouring the token) and the rest stay buffered.
         for (var i = BlockingHandler.BlockFrom; i < BlockingHandler.BlockFrom + Blocked; i++)
         {
-            await bus.Bus.PublishAsync(new Item(i));
+            await PublishAsync(bus, new Item(i));
         }
 
         var inFlight = (await started.WaitForCountAsync(Quick + Workers)).Where(s => s.Blocking).Select(s => s.N).ToArray();
@@ -217,6 +223,63 @@ public abstract class DeliveryContractTests
         (handled.Count + report.Unfinished.Count).Should().Be(Quick + Blocked, "every published event is either handled or reported unfinished");
         bus.Undelivered.Items.Should().BeEquivalentTo(report.Unfinished, "unfinished messages are also reported to OnUndelivered");
     }
+
+    [Fact]
+    public async Task PublishAsync_PullSubscriptionBesideTheModesSubscription_EachReceivesEveryEventExactlyOnce()
+    {
+        const int Events = 1_000;
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<FirstTag>>(b).AddPullSubscription<Item>(Pulled, o => o.Capacity = 16));
+        var reader = bus.Bus.GetReader<Item>(Pulled);
+        var reading = Task.Run(async () =>
+        {
+            var read = new List<int>();
+            await foreach (var item in reader.ReadAllAsync())
+            {
+                read.Add(item.Event.N);
+            }
+
+            return read;
+        });
+
+        for (var i = 0; i < Events; i++)
+        {
+            await PublishAsync(bus, new Item(i));
+        }
+
+        await bus.Log<ItemHandler<FirstTag>, int>().WaitForCountAsync(Events);
+        (await bus.Control.StopAsync()).Drained.Should().BeTrue("the stop waits for the reader as it waits for the handlers");
+
+        (await reading.Within()).Should().Equal(Enumerable.Range(0, Events), "one reader takes the events in the topic's order");
+        bus.Log<ItemHandler<FirstTag>, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events));
+        bus.Control.GetSnapshot().Single(s => s.Subscription == Pulled).Should().Match<SubscriptionSnapshot>(s => s.Delivered == Events && s.Succeeded == Events && s.Dropped == 0 && s.Depth == 0);
+        bus.Undelivered.Count.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task StopAsync_TimeoutExpiresWithUnreadPullEvents_DrainsTheModesSubscriptionAndReportsTheUnreadNotStarted()
+    {
+        const int Events = 10;
+        await using var bus = await StartAsync(b => Subscribe<ItemHandler<FirstTag>>(b)
+            .AddPullSubscription<Item>(Pulled)
+            .Configure(o => o.StopTimeout = TimeSpan.FromMilliseconds(200)));
+
+        for (var i = 0; i < Events; i++)
+        {
+            await PublishAsync(bus, new Item(i));
+        }
+
+        await bus.Log<ItemHandler<FirstTag>, int>().WaitForCountAsync(Events);
+        var report = await bus.Control.StopAsync();
+
+        report.Drained.Should().BeFalse();
+        report.Unfinished.Should().HaveCount(Events).And.OnlyContain(u => u.Subscription == Pulled && u.Reason == UndeliveredReason.NotStartedBeforeStop);
+        report.Unfinished.Select(u => ((Item)u.Message).N).Should().Equal(Enumerable.Range(0, Events), "nobody read them; they are reported in the topic's order");
+        bus.Log<ItemHandler<FirstTag>, int>().Items.Should().BeEquivalentTo(Enumerable.Range(0, Events), "the handler's subscription drained");
+        await bus.Bus.GetReader<Item>(Pulled).Completion.Within();
+    }
+
+    /// <summary>Publishes one event the way the subclass publishes: <see cref="IEventBus.PublishAsync{TEvent}(TEvent, CancellationToken)"/> unless it says otherwise.</summary>
+    protected virtual ValueTask PublishAsync(TestBus bus, Item item) => bus.Bus.PublishAsync(item);
 
     /// <summary>Starts a bus; <paramref name="configure"/> registers handlers with <see cref="Subscribe{THandler}"/>.</summary>
     protected static Task<TestBus> StartAsync(Action<EventBusBuilder> configure) => TestBus.StartAsync(configure);

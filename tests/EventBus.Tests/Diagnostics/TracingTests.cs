@@ -288,7 +288,61 @@ public sealed class TracingTests
         trace.Spans.Should().BeEmpty();
     }
 
+    [Fact]
+    public async Task ChannelWriter_WriteAsyncAndTryWrite_EachWriteIsAPublishSpanParentOfItsProcessSpan()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Placed, PlacedHandler>());
+        using var trace = new TraceCollector();
+        var writer = bus.Bus.AsChannelWriter<Placed>();
+
+        using (trace.StartRoot())
+        {
+            await writer.WriteAsync(new Placed(1));
+            writer.TryWrite(new Placed(2)).Should().BeTrue();
+        }
+
+        var spans = await trace.WaitForSpansAsync(4);
+        var seen = await bus.Log<PlacedHandler, Seen>().WaitForCountAsync(2);
+        await bus.Control.StopAsync();
+
+        var publishes = spans.Where(s => s.DisplayName == $"publish {typeof(Placed).FullName}").ToList();
+        var processes = spans.Where(s => s.DisplayName == $"process {typeof(Placed).FullName}").ToList();
+        publishes.Should().HaveCount(2);
+        publishes.Select(p => Tags(p)["messaging.message.id"]).Should().BeEquivalentTo(seen.Select(s => s.MessageId));
+        processes.Select(p => p.ParentSpanId).Should().BeEquivalentTo(publishes.Select(p => p.SpanId), "each process span is the child of its write's publish span");
+        seen.Select(s => s.TraceContext.SpanId).Should().BeEquivalentTo(publishes.Select(p => p.SpanId));
+    }
+
+    [Fact]
+    public async Task ChannelWriter_TryWriteFindsNoRoom_RecordsNoSpan()
+    {
+        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Placed, GatedPlacedHandler>().ConfigureSubscription<GatedPlacedHandler>(o => o.Capacity = 1));
+        var writer = bus.Bus.AsChannelWriter<Placed>();
+        await writer.WriteAsync(new Placed(1));
+        await bus.Log<GatedPlacedHandler, int>().WaitForCountAsync(1);
+        await writer.WriteAsync(new Placed(2)); // buffered: the buffer of one is full
+        using var trace = new TraceCollector();
+
+        using (trace.StartRoot())
+        {
+            writer.TryWrite(new Placed(3)).Should().BeFalse();
+        }
+
+        trace.Spans.Should().BeEmpty("a span ends with its write, and a write that publishes nothing gets none");
+        bus.Get<Gate>().Open();
+    }
+
     private static Dictionary<string, object?> Tags(Activity activity) => activity.TagObjects.ToDictionary(t => t.Key, t => t.Value);
+
+    /// <summary>Records each event it starts, then waits at the container's <see cref="Gate"/>.</summary>
+    public sealed class GatedPlacedHandler(Gate gate, Recorder<GatedPlacedHandler, int> started) : IEventHandler<Placed>
+    {
+        public async ValueTask HandleAsync(Placed @event, MessageContext context, CancellationToken cancellationToken)
+        {
+            started.Add(@event.N);
+            await gate.WaitAsync(cancellationToken);
+        }
+    }
 
     public sealed record Placed(int N);
 

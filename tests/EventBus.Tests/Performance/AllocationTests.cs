@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBus.Tests.Performance;
@@ -66,6 +67,10 @@ public sealed class AllocationTests
     public Task PublishBatchAsync_OneSingletonHandler_AllocatesNothingPerEvent() =>
         AssertNoAllocationPerEvent(handlers: 1, chunk: 512, batch: true, configure: static b => b.AddEventHandler<AllocEvent, CountingHandler<First>>(ServiceLifetime.Singleton));
 
+    [Fact]
+    public Task ChannelWriterWriteAsync_OneSingletonHandler_AllocatesNothingPerEvent() =>
+        AssertNoAllocationPerEvent(handlers: 1, chunk: 512, throughWriter: true, configure: static b => b.AddEventHandler<AllocEvent, CountingHandler<First>>(ServiceLifetime.Singleton));
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -130,7 +135,7 @@ public sealed class AllocationTests
         }
     }
 
-    private static async Task AssertNoAllocationPerEvent(int handlers, int chunk, Action<EventBusBuilder> configure, bool batch = false)
+    private static async Task AssertNoAllocationPerEvent(int handlers, int chunk, Action<EventBusBuilder> configure, bool batch = false, bool throughWriter = false)
     {
         var counter = new DeliveryCounter();
         var services = new ServiceCollection().AddSingleton(counter);
@@ -138,6 +143,7 @@ public sealed class AllocationTests
         await using var provider = services.BuildServiceProvider();
         var control = provider.GetRequiredService<IEventBusControl>();
         var bus = provider.GetRequiredService<IEventBus>();
+        var writer = throughWriter ? bus.AsChannelWriter<AllocEvent>() : null;
         var events = Enumerable.Range(0, chunk).Select(i => new AllocEvent(i)).ToArray();
 
         // Warm-up. Filling every buffer to its capacity before start grows the channels' internal segments to their final size
@@ -151,9 +157,9 @@ public sealed class AllocationTests
 
         await control.StartAsync();
         counter.WaitFor((long)capacity * handlers);
-        await PublishChunks(bus, events, counter, handlers, chunks: Math.Max(4, 20_000 / chunk), batch);
+        await PublishChunks(bus, writer, events, counter, handlers, chunks: Math.Max(4, 20_000 / chunk), batch);
 
-        var smallest = await FewestBytesAsync(() => PublishChunks(bus, events, counter, handlers, chunks: Events / chunk, batch));
+        var smallest = await FewestBytesAsync(() => PublishChunks(bus, writer, events, counter, handlers, chunks: Events / chunk, batch));
         (await control.StopAsync()).Drained.Should().BeTrue();
         (smallest / Events).Should().Be(0, $"the bus allocated {smallest} bytes for {Events} events ({(double)smallest / Events:F3} B/event) in the best of five rounds");
     }
@@ -172,7 +178,8 @@ public sealed class AllocationTests
         return smallest;
     }
 
-    private static async ValueTask PublishChunks(IEventBus bus, AllocEvent[] events, DeliveryCounter counter, int handlers, int chunks, bool batch)
+    /// <summary>Publishes <paramref name="chunks"/> times every event of <paramref name="events"/> (through <paramref name="writer"/> when given), waiting after each chunk until it is handled.</summary>
+    private static async ValueTask PublishChunks(IEventBus bus, ChannelWriter<AllocEvent>? writer, AllocEvent[] events, DeliveryCounter counter, int handlers, int chunks, bool batch)
     {
         for (var c = 0; c < chunks; c++)
         {
@@ -180,6 +187,13 @@ public sealed class AllocationTests
             if (batch)
             {
                 await bus.PublishBatchAsync(events); // one batch per chunk
+            }
+            else if (writer is not null)
+            {
+                foreach (var e in events)
+                {
+                    await writer.WriteAsync(e);
+                }
             }
             else
             {
