@@ -4,9 +4,12 @@ using System.Text;
 namespace EventBus;
 
 /// <summary>What the bus is wired to do: its topics, their subscriptions and options, and its commands. From <see cref="IEventBusControl.DescribeTopology"/>.</summary>
-/// <param name="Topics">The topics, ordered by name. A handler of an interface or base type appears under a topic named after that type, marked <see cref="TopicDescription.IsPolymorphic"/>.</param>
-/// <param name="Commands">The command types and their single handler, ordered by name.</param>
-public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOnlyList<CommandDescription> Commands)
+/// <param name="Topics">
+/// The topics, ordered by name. A handler of an interface or base type appears under a topic named after that type, marked
+/// <see cref="TopicDescription.IsPolymorphic"/>. Each command type is a topic marked <see cref="TopicDescription.IsCommand"/>
+/// whose one subscription is its handler (and its queue, for enqueued commands).
+/// </param>
+public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics)
 {
     /// <summary>
     /// Renders the topology as a Mermaid flowchart: a subgraph per namespace (a module of a modular monolith), a node per event
@@ -29,7 +32,7 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
             {
                 var handlerId = Id("h", group.HandlerType);
                 Add(nodes, group.HandlerType, handlerId, $"{handlerId}[\"{Label(group.HandlerType)}\"]");
-                var mode = group.Workers > 1 ? $"group {group.Group}, key-ordered x{group.Workers}" : $"group {group.Group}";
+                var mode = group.Workers > 1 ? $"group {group.Name}, key-ordered x{group.Workers}" : $"group {group.Name}";
                 edges.Add($"  {topicId} -->|{mode.Replace("\"", "'", StringComparison.Ordinal).Replace("|", "/", StringComparison.Ordinal)}| {handlerId}");
             }
 
@@ -56,12 +59,13 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
             }
         }
 
-        foreach (var command in Commands)
+        foreach (var command in Topics.Where(t => t.IsCommand))
         {
-            var commandId = Id("c", command.CommandType);
-            var handlerId = Id("h", command.HandlerType);
-            Add(nodes, command.CommandType, commandId, $"{commandId}{{{{\"{Label(command.CommandType)}\"}}}}");
-            Add(nodes, command.HandlerType, handlerId, $"{handlerId}[\"{Label(command.HandlerType)}\"]");
+            var handler = command.Subscriptions[0].HandlerType;
+            var commandId = Id("c", command.MessageType);
+            var handlerId = Id("h", handler);
+            Add(nodes, command.MessageType, commandId, $"{commandId}{{{{\"{Label(command.MessageType)}\"}}}}");
+            Add(nodes, handler, handlerId, $"{handlerId}[\"{Label(handler)}\"]");
             edges.Add($"  {commandId} -->|command| {handlerId}");
         }
 
@@ -87,7 +91,7 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Topics.Count} topic(s), {Topics.Sum(t => t.Subscriptions.Count)} subscription(s), {Commands.Count} command(s)";
+    public override string ToString() => $"{Topics.Count} topic(s), {Topics.Sum(t => t.Subscriptions.Count)} subscription(s), {Topics.Count(t => t.IsCommand)} command(s)";
 
     private static void Add(SortedDictionary<string, SortedDictionary<string, string>> nodes, Type type, string id, string node)
     {
@@ -128,17 +132,13 @@ public sealed record BusTopology(IReadOnlyList<TopicDescription> Topics, IReadOn
 /// <param name="IsPolymorphic">Whether the type is an interface or base type whose handlers also receive derived messages (each concrete type gets a topic of its own on first publish).</param>
 /// <param name="Subscriptions">The subscriptions, ordered by name.</param>
 /// <param name="IsStream">Whether the topic keeps its events in a stream.</param>
-/// <param name="Groups">The consumer groups registered on the stream with the builder, ordered by name (groups started at run time are
-/// listed by <see cref="IEventStreams.GetStreamInfo{TEvent}"/>).</param>
-public sealed record TopicDescription(string Name, Type MessageType, bool IsCommand, bool IsPolymorphic, IReadOnlyList<SubscriptionDescription> Subscriptions, bool IsStream = false, IReadOnlyList<ConsumerGroupDescription>? Groups = null);
-
-/// <summary>A consumer group registered on a stream.</summary>
-/// <param name="Group">The group name.</param>
-/// <param name="HandlerType">The handler type.</param>
-/// <param name="Workers">The number of workers (more than one: key-ordered).</param>
-/// <param name="Capacity">The backlog limit.</param>
-/// <param name="StartPosition">Where the group starts when it has no committed offset.</param>
-public sealed record ConsumerGroupDescription(string Group, Type HandlerType, int Workers, int Capacity, StreamPosition StartPosition);
+/// <param name="Groups">
+/// The consumer groups registered on the stream with the builder, ordered by name, described in the subscriptions' vocabulary:
+/// the name is the group's, the mode <see cref="DeliveryMode.Broadcast"/> (one worker, offset order) or
+/// <see cref="DeliveryMode.KeyOrdered"/>, the capacity its backlog limit. Groups started at run time are listed by
+/// <see cref="IEventStreams.GetStreamInfo{TEvent}"/>.
+/// </param>
+public sealed record TopicDescription(string Name, Type MessageType, bool IsCommand, bool IsPolymorphic, IReadOnlyList<SubscriptionDescription> Subscriptions, bool IsStream = false, IReadOnlyList<SubscriptionDescription>? Groups = null);
 
 /// <summary>One subscription: a handler on a topic, with its effective options.</summary>
 /// <param name="Name">The subscription name (the handler type's full name).</param>
@@ -152,11 +152,6 @@ public sealed record ConsumerGroupDescription(string Group, Type HandlerType, in
 /// <param name="AckMode">When messages are acknowledged.</param>
 /// <param name="IsBatch">Whether the handler is an <see cref="IBatchEventHandler{TEvent}"/>.</param>
 public sealed record SubscriptionDescription(string Name, Type HandlerType, DeliveryMode Mode, int Workers, int Capacity, FullPolicy FullPolicy, int MaxDeliveries, TimeSpan? HandlerTimeout, AckMode AckMode, bool IsBatch);
-
-/// <summary>One command type and its single handler.</summary>
-/// <param name="CommandType">The command type.</param>
-/// <param name="HandlerType">The handler type.</param>
-public sealed record CommandDescription(Type CommandType, Type HandlerType);
 
 /// <summary>The state of a subscription's workers.</summary>
 public enum SubscriptionState

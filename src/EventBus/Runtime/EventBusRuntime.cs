@@ -287,10 +287,21 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
         }
     }
 
-    private List<ConsumerGroupDescription> DescribeRegisteredGroups(Type eventType) =>
+    /// <summary>The registered groups of a stream, in the subscriptions' vocabulary (one worker reads in offset order; more are key-ordered).</summary>
+    private List<SubscriptionDescription> DescribeRegisteredGroups(Type eventType) =>
         _wiring.Registry.StreamGroups.Where(g => g.EventType == eventType)
-            .Select(g => new ConsumerGroupDescription(g.Group, g.HandlerType, g.Options.Workers, g.Options.Capacity ?? Options.DefaultCapacity, g.Options.StartPosition))
-            .OrderBy(g => g.Group, StringComparer.Ordinal)
+            .Select(g => new SubscriptionDescription(
+                g.Group,
+                g.HandlerType,
+                g.Options.Workers > 1 ? DeliveryMode.KeyOrdered : DeliveryMode.Broadcast,
+                g.Options.Workers,
+                g.Options.Capacity ?? Options.DefaultCapacity,
+                g.Options.EffectiveFullPolicy(Options),
+                (g.Options.Redelivery ?? Options.DefaultRedelivery).MaxDeliveries,
+                g.Options.HandlerTimeout ?? Options.DefaultHandlerTimeout,
+                g.Options.AckMode ?? AckMode.AfterHandling,
+                IsBatch: false))
+            .OrderBy(g => g.Name, StringComparer.Ordinal)
             .ToList();
 
     public BusTopology DescribeTopology()
@@ -322,8 +333,7 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
             topics.Add(new TopicDescription(route.Topic, route.CommandType, true, false, [subscription]));
         }
 
-        var commands = Commands.Routes.Values.Select(r => new CommandDescription(r.CommandType, r.Context.HandlerType)).OrderBy(c => c.CommandType.FullName, StringComparer.Ordinal).ToList();
-        return new BusTopology(topics.OrderBy(t => t.Name, StringComparer.Ordinal).ToList(), commands);
+        return new BusTopology(topics.OrderBy(t => t.Name, StringComparer.Ordinal).ToList());
     }
 
     public IReadOnlyList<SubscriptionSnapshot> GetSnapshot() =>

@@ -96,6 +96,10 @@ public sealed class ConsumerGroupOptions
     /// <value>The default value is <see langword="null"/>: <see cref="EventBusOptions.DefaultDeadLetterCapacity"/>. Range: 0 to 1,048,576.</value>
     public int? DeadLetterCapacity { get; set; }
 
+    /// <summary>The full policy the group applies: its own, or the bus default when a group can honour it (a group never drops).</summary>
+    internal FullPolicy EffectiveFullPolicy(EventBusOptions bus) =>
+        FullPolicy ?? (bus.DefaultFullPolicy is EventBus.FullPolicy.FailFast ? EventBus.FullPolicy.FailFast : EventBus.FullPolicy.Wait);
+
     internal IEnumerable<string> Validate(string owner, int capacity)
     {
         if (Workers is < 1 or > EventBusOptions.MaxWorkers)

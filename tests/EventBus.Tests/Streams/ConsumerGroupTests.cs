@@ -597,9 +597,9 @@ public sealed class ConsumerGroupTests
 
         var topic = bus.Control.DescribeTopology().Topics.Single();
         topic.IsStream.Should().BeTrue();
-        topic.Groups!.Select(g => (g.Group, g.HandlerType, g.Workers, g.StartPosition)).Should().Equal(
-            ("keyed", typeof(KeyedRecorder), 4, StreamPosition.Next),
-            ("projection", typeof(StreamLogTests.OffsetRecorder), 1, StreamPosition.First));
+        topic.Groups!.Select(g => (g.Name, g.HandlerType, g.Mode, g.Workers, g.Capacity)).Should().Equal(
+            ("keyed", typeof(KeyedRecorder), DeliveryMode.KeyOrdered, 4, 1024),
+            ("projection", typeof(StreamLogTests.OffsetRecorder), DeliveryMode.Broadcast, 1, 1024));
         var mermaid = bus.Control.DescribeTopology().ToMermaid();
         mermaid.Should().Contain("t_EventBus_Tests_Streams_Reading[(\"Reading stream\")]")
             .And.Contain("t_EventBus_Tests_Streams_Reading -->|group keyed, key-ordered x4| h_EventBus_Tests_Streams_ConsumerGroupTests_KeyedRecorder")
