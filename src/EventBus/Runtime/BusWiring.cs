@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace EventBus;
@@ -8,6 +9,9 @@ namespace EventBus;
 /// </summary>
 internal sealed class BusWiring(EventBusRegistry registry, EventBusOptions options, DeliveryEnvironment environment, IServiceProvider services)
 {
+    // Where streams keep their events: in memory unless a storage package registered its own.
+    private readonly IStreamStorageFactory _streamStorage = services.GetService<IStreamStorageFactory>() ?? SegmentedStreamStorage.Factory;
+
     public EventBusRegistry Registry => registry;
 
     /// <summary>Builds the route of every command type; a type with two handlers, or a scanned one with none, is a problem.</summary>
@@ -50,7 +54,7 @@ internal sealed class BusWiring(EventBusRegistry registry, EventBusOptions optio
         var topic = new Topic(type, isCommand, environment.Metrics, environment.Observers, environment.Pending);
         var subscriptions = isCommand ? CreateCommandSubscription(topic, commands) : CreateEventSubscriptions(topic);
         var stream = isCommand ? null : registry.Streams.GetValueOrDefault(type);
-        topic.Initialize(subscriptions, stream is null ? null : new StreamLog(topic, topic.SyncRoot, stream, environment.Time));
+        topic.Initialize(subscriptions, stream is null ? null : new StreamLog(topic, topic.SyncRoot, stream, environment.Time, _streamStorage));
         return topic;
     }
 

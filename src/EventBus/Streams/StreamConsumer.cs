@@ -420,7 +420,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
             {
                 if (!_log.TryReadInRun(cursor, position, out var entry))
                 {
-                    break; // trimmed on the way to the next segment: the outer loop reports the skip
+                    break; // trimmed since the run began: the outer loop reports the skip
                 }
 
                 var synchronous = true;

@@ -1,17 +1,34 @@
 namespace EventBus;
 
-/// <content>Retention: moving the log's start, by count on publish, and by age on append and on a timer.</content>
+/// <content>Retention: moving the log's start, by count on publish, by age on append and on a timer, and to the default history.</content>
 internal sealed partial class StreamLog
 {
     private void MoveStart(long start)
     {
         Volatile.Write(ref _start, start);
-        while (_first != _last && _first.Base + SegmentSize <= start)
+        _storage.Trim(start);
+    }
+
+    /// <summary>
+    /// Under the lock, with neither retention option, as <paramref name="offset"/> is appended: moves the start to the lowest offset
+    /// that the default history or a group still needs (a stopped group: up to its capacity).
+    /// </summary>
+    private void KeepDefaultHistory(long offset)
+    {
+        var floor = offset - StreamOptions.DefaultHistory;
+        foreach (var group in _groups)
         {
-            var freed = _first;
-            _first = freed.Next!;
-            freed.Linked = false;
-            RecycleIfUnused(freed); // a reader standing on it recycles it when it moves on
+            floor = Math.Min(floor, group.Committed);
+        }
+
+        foreach (var stopped in _stoppedGroups.Values)
+        {
+            floor = Math.Min(floor, Math.Max(stopped.Committed, offset - stopped.Capacity));
+        }
+
+        if (floor > _start)
+        {
+            MoveStart(floor);
         }
     }
 
@@ -30,33 +47,13 @@ internal sealed partial class StreamLog
     /// </summary>
     private long? TrimExpired(long nowTicks)
     {
-        var cutoff = nowTicks - _options.MaxAge!.Value.Ticks;
-        var start = _start;
-        var segment = Find(start, null);
-        long? oldestKept = null;
-        while (start < _next)
-        {
-            if (start - segment.Base == SegmentSize)
-            {
-                segment = segment.Next!;
-            }
-
-            var ticks = segment.Records[start - segment.Base].TimestampTicks;
-            if (ticks > cutoff)
-            {
-                oldestKept = ticks;
-                break;
-            }
-
-            start++;
-        }
-
+        var start = _storage.FindTimestamp(_start, _next, nowTicks - _options.MaxAge!.Value.Ticks + 1);
         if (start > _start)
         {
             MoveStart(start);
         }
 
-        return oldestKept;
+        return start < _next ? _storage.TimestampAt(start) : null;
     }
 
     private void ArmAgeTimer(long oldestTicks)

@@ -3,34 +3,29 @@ using System.Diagnostics;
 namespace EventBus;
 
 /// <summary>
-/// The append-only log of one topic: dense offsets from 0, kept in fixed-size segments of preallocated entries that are trimmed
-/// whole and reused, so appending and trimming cost the same at any length and allocate nothing in steady state.
+/// The append-only log of one topic: dense offsets from 0, kept in the stream's storage (<see cref="IStreamStorage"/>). The log
+/// numbers the events, publishes the head to lock-free readers, decides retention, and holds publishers back for its consumer groups.
 /// </summary>
 /// <remarks>
-/// <para>Concurrency: every write (append, trim, group and cursor registration, a cursor moving to another segment) happens under
-/// the topic's lock. Readers read entries without it: an entry below the published <see cref="Head"/> never changes while a
-/// cursor stands on its segment, because a segment a cursor stands on is never cleared or reused (it is only unlinked, and left
-/// to the garbage collector). A cursor takes the lock once per segment (every <see cref="SegmentSize"/> events).</para>
+/// <para>Concurrency: every write (append, trim, group and cursor registration) happens under the topic's lock. Readers read through
+/// their cursor's storage reader without it; an entry below the published <see cref="Head"/> never changes.</para>
 /// <para>Retention: <see cref="Start"/> is the first retained offset. With <see cref="StreamOptions.MaxCount"/> it follows the
 /// head exactly; with <see cref="StreamOptions.MaxAge"/> it moves past expired events on append and on a timer due when the
-/// oldest event expires; with neither, it moves (when a segment fills) to the lowest offset that the default history
-/// (<see cref="StreamOptions.DefaultHistory"/>) or a group still needs. A group counts from when it joins: a group registered with
-/// the builder joins when the bus is built. Memory is freed by whole segments, so up to one segment more than the retained range
-/// is held.</para>
+/// oldest event expires; with neither, it moves (every <see cref="HistoryStep"/> events) to the lowest offset that the default
+/// history (<see cref="StreamOptions.DefaultHistory"/>) or a group still needs. A group counts from when it joins: a group
+/// registered with the builder joins when the bus is built.</para>
 /// </remarks>
 [DebuggerDisplay("{Topic.Name,nq}: [{Start}, {Head})")]
 internal sealed partial class StreamLog
 {
-    public const int SegmentSize = 512;
-    private const int PoolLimit = 4;
+    /// <summary>How often, in events, a log without a retention option moves its start to what it still needs.</summary>
+    public const int HistoryStep = 512;
 
     private readonly Lock _lock;
     private readonly StreamOptions _options;
     private readonly TimeProvider _time;
-    private readonly Stack<Segment> _pool = new();
+    private readonly IStreamStorage _storage;
     private readonly Dictionary<string, StoppedGroup> _stoppedGroups = [];
-    private Segment _first;
-    private Segment _last;
     private long _head; // published to lock-free readers by Publish
     private long _next; // the writers' head, under the lock (equal to _head outside an append)
     private long _start;
@@ -42,13 +37,13 @@ internal sealed partial class StreamLog
     private bool _ageTimerArmed;
     private volatile bool _completed;
 
-    public StreamLog(Topic topic, Lock topicLock, StreamOptions options, TimeProvider time)
+    public StreamLog(Topic topic, Lock topicLock, StreamOptions options, TimeProvider time, IStreamStorageFactory storage)
     {
         Topic = topic;
         _lock = topicLock;
         _options = options;
         _time = time;
-        _first = _last = new Segment(0);
+        _storage = storage.Create(topic.Name, topicLock);
     }
 
     public Topic Topic { get; }
@@ -126,20 +121,16 @@ internal sealed partial class StreamLog
     {
         Debug.Assert(_lock.IsHeldByCurrentThread, "Appends happen under the topic lock.");
         var offset = _next;
-        var segment = _last;
-        var index = (int)(offset - segment.Base);
-        if (index == SegmentSize)
-        {
-            segment = AddSegment(offset);
-            index = 0;
-        }
-
-        segment.Records[index] = new StreamRecord(message, context);
+        _storage.Append(offset, new StreamRecord(message, context));
         _next = offset + 1;
 
         if (_options.MaxAge is not null)
         {
             OnAppendWithAge(context.TimestampTicks);
+        }
+        else if (_options.MaxCount is null && (offset & (HistoryStep - 1)) == 0 && offset > 0)
+        {
+            KeepDefaultHistory(offset);
         }
 
         return offset;
@@ -194,34 +185,15 @@ internal sealed partial class StreamLog
 
     /// <summary>
     /// Reads the entry at <paramref name="offset"/> (below the head) for a reader that checked <see cref="Start"/> at the beginning
-    /// of its run of reads: within the cursor's segment there is no further check (an entry retention trimmed meanwhile is still
-    /// intact, and delivering it loses nothing); moving to another segment checks again. Returns false when retention trimmed it.
+    /// of its run of reads: the storage decides without a further check (it may still return an entry retention trimmed meanwhile,
+    /// and delivering it loses nothing). Returns false when retention trimmed it.
     /// </summary>
     public bool TryReadInRun(StreamCursor cursor, long offset, out StreamEntry entry)
     {
         Debug.Assert(offset < Head, "Only published offsets are read.");
-        var segment = cursor.Segment;
-        var index = offset - segment.Base;
-        if ((ulong)index < SegmentSize)
-        {
-            entry = new StreamEntry(segment.Records[index], offset);
-            return true;
-        }
-
-        lock (_lock)
-        {
-            if (offset < _start)
-            {
-                entry = default;
-                return false;
-            }
-
-            var left = cursor.Segment;
-            segment = cursor.Segment = Find(offset, left);
-            RecycleIfUnused(left);
-            entry = new StreamEntry(segment.Records[offset - segment.Base], offset);
-            return true;
-        }
+        var read = cursor.Reader.TryRead(offset, out var record);
+        entry = new StreamEntry(record, offset);
+        return read;
     }
 
     /// <summary>Registers a cursor (a group's reader, or a replay reader) positioned for <paramref name="offset"/>.</summary>
@@ -229,7 +201,7 @@ internal sealed partial class StreamLog
     {
         lock (_lock)
         {
-            var cursor = new StreamCursor(Find(Math.Max(offset, _start), null), signal);
+            var cursor = new StreamCursor(_storage.OpenReader(Math.Max(offset, _start)), signal);
             SetCursors([.. _cursors, cursor]);
             return cursor;
         }
@@ -240,7 +212,7 @@ internal sealed partial class StreamLog
         lock (_lock)
         {
             SetCursors(Array.FindAll(_cursors, c => c != cursor));
-            RecycleIfUnused(cursor.Segment);
+            cursor.Reader.Close();
         }
     }
 
@@ -253,7 +225,7 @@ internal sealed partial class StreamLog
             StreamPositionKind.First => _start,
             StreamPositionKind.Last => Math.Max(_start, _next - 1),
             StreamPositionKind.Offset => Math.Clamp(position.Offset, _start, _next),
-            StreamPositionKind.Timestamp => FindTimestamp(position.Timestamp.UtcTicks),
+            StreamPositionKind.Timestamp => _storage.FindTimestamp(_start, _next, position.Timestamp.UtcTicks),
             _ => _next,
         };
     }
@@ -319,27 +291,13 @@ internal sealed partial class StreamLog
         _signals = [.. cursors.Where(static c => c.Signal is not null).Select(static c => c.Signal!)];
     }
 
-    private long FindTimestamp(long ticks)
-    {
-        // Timestamps grow with offsets (up to publishers racing by microseconds): the first event at or after the time.
-        for (var segment = Find(_start, null); segment is not null; segment = segment.Next)
-        {
-            if (segment.Next is not null && segment.Next.Base < _next && segment.Next.Records[0].TimestampTicks < ticks)
-            {
-                continue; // every event of this segment is older
-            }
-
-            for (var offset = Math.Max(segment.Base, _start); offset < Math.Min(segment.Base + SegmentSize, _next); offset++)
-            {
-                if (segment.Records[offset - segment.Base].TimestampTicks >= ticks)
-                {
-                    return offset;
-                }
-            }
-        }
-
-        return _next;
-    }
-
     private readonly record struct StoppedGroup(long Committed, int Capacity);
+}
+
+/// <summary>A reader's place in a <see cref="StreamLog"/>: its storage reader, and the signal a publish wakes.</summary>
+internal sealed class StreamCursor(IStreamStorageReader reader, AsyncSignal? signal)
+{
+    public IStreamStorageReader Reader { get; } = reader;
+
+    public AsyncSignal? Signal { get; } = signal;
 }

@@ -10,8 +10,8 @@ public sealed class StreamOptions
 {
     /// <summary>
     /// How many of its newest events a stream keeps, for replay and for groups that start later, when neither <see cref="MaxCount"/>
-    /// nor <see cref="MaxAge"/> is set. Events a consumer group has not processed yet are kept beyond it. Memory is freed in
-    /// segments of 512 events, so up to 511 more are held.
+    /// nor <see cref="MaxAge"/> is set. Events a consumer group has not processed yet are kept beyond it. The history is trimmed
+    /// every 512 events, so up to 511 more are held.
     /// </summary>
     public const int DefaultHistory = 10_000;
 

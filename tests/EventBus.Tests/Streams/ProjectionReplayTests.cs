@@ -1,15 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+using EventBus.Tests.Storage;
 using System.Collections.Concurrent;
 using EventBus.Tests.Infrastructure;
 
 namespace EventBus.Tests.Streams;
 
 /// <summary>Rebuilding state: a projection built by replaying the stream equals the one a live group built.</summary>
-public sealed class ProjectionReplayTests
+public abstract class ProjectionReplayTests
 {
+    /// <summary>Gets the registration of the stream storage the tests run against (<see cref="StreamStorages"/>).</summary>
+    protected abstract Action<IServiceCollection> Storage { get; }
+
     [Fact]
     public async Task ReplayFromFirst_EqualsTheLiveProjection()
     {
-        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 100_000));
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 100_000), Storage);
         var live = new Totals();
         await using var group = await bus.Streams().SubscribeAsync<Reading>("totals", (r, _, _) =>
         {
@@ -46,5 +51,17 @@ public sealed class ProjectionReplayTests
             LastByKey[reading.Key!] = reading.Number;
             Count++;
         }
+    }
+
+    /// <summary>The tests on the in-memory segmented storage, every stream's default.</summary>
+    public sealed class OnSegmentedStorage : ProjectionReplayTests
+    {
+        protected override Action<IServiceCollection> Storage => StreamStorages.Segmented;
+    }
+
+    /// <summary>The tests on the tests' second storage (<see cref="ListStreamStorage"/>).</summary>
+    public sealed class OnListStorage : ProjectionReplayTests
+    {
+        protected override Action<IServiceCollection> Storage => StreamStorages.List;
     }
 }

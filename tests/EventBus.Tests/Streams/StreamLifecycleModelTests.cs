@@ -1,3 +1,4 @@
+using EventBus.Tests.Storage;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
@@ -23,11 +24,13 @@ namespace EventBus.Tests.Streams;
 /// (shrunk by CsCheck) and the seed that replays it.
 /// </remarks>
 [Collection(nameof(StreamModelCollection))]
-public sealed class StreamLifecycleModelTests
+public abstract class StreamLifecycleModelTests
 {
+    /// <summary>Gets the registration of the stream storage the tests run against (<see cref="StreamStorages"/>).</summary>
+    protected abstract Action<IServiceCollection> Storage { get; }
+
     private const int Iterations = 100;
     private const int WaitCapacity = 1_000_000;
-    private const int SegmentSize = 512;
 
     private static readonly Gen<StreamPosition> GenPosition = Gen.Frequency(
         (2, Gen.Const(StreamPosition.First)),
@@ -63,7 +66,7 @@ public sealed class StreamLifecycleModelTests
     public Task RegisteredGroups_BusesInARowSharingAnOffsetStore_MatchTheModel() =>
         GenScenario.SampleAsync(RunAsync, iter: Iterations, threads: 1, print: s => s.ToString());
 
-    private static async Task RunAsync(Scenario scenario)
+    private async Task RunAsync(Scenario scenario)
     {
         var store = new RegisteredGroupTests.SharedOffsetStore();
         var stored = new long?[scenario.Groups.Length];
@@ -73,7 +76,7 @@ public sealed class StreamLifecycleModelTests
         }
     }
 
-    private static async Task RunGenerationAsync(Scenario scenario, int index, RegisteredGroupTests.SharedOffsetStore store, long?[] stored)
+    private async Task RunGenerationAsync(Scenario scenario, int index, RegisteredGroupTests.SharedOffsetStore store, long?[] stored)
     {
         var generation = scenario.Generations[index];
         var driver = new Driver(scenario.Groups.Length);
@@ -100,7 +103,7 @@ public sealed class StreamLifecycleModelTests
                     }, ServiceLifetime.Singleton);
                 }
             },
-            s => s.AddSingleton<IStreamOffsetStore>(store).AddSingleton(driver));
+            Storage.With(s => s.AddSingleton<IStreamOffsetStore>(store).AddSingleton(driver)));
         var streams = bus.Streams();
         var where = $"bus {index + 1}";
 
@@ -240,7 +243,7 @@ public sealed class StreamLifecycleModelTests
     }
 
     /// <summary>
-    /// The model of retention after a publish: MaxCount keeps the newest events; without it, when a segment fills the start moves
+    /// The model of retention after a publish: MaxCount keeps the newest events; without it, every 512 events the start moves
     /// to the default history, unless a registered group (which joined at offset 0 and has not started) still needs everything.
     /// </summary>
     private static long Retain(int? maxCount, bool groupsHoldTheStart, long start, long head, int appended)
@@ -257,7 +260,7 @@ public sealed class StreamLifecycleModelTests
 
         for (var offset = head - appended; offset < head; offset++)
         {
-            if (offset > 0 && offset % SegmentSize == 0)
+            if (offset > 0 && offset % StreamLog.HistoryStep == 0)
             {
                 start = Math.Max(start, offset - StreamOptions.DefaultHistory);
             }
@@ -344,5 +347,19 @@ public sealed class StreamLifecycleModelTests
             driver.Holds[group].TrySetResult(context.Offset!.Value);
             await new TaskCompletionSource().Task.WaitAsync(cancellationToken);
         }
+    }
+
+    /// <summary>The tests on the in-memory segmented storage, every stream's default.</summary>
+    [Collection(nameof(StreamModelCollection))]
+    public sealed class OnSegmentedStorage : StreamLifecycleModelTests
+    {
+        protected override Action<IServiceCollection> Storage => StreamStorages.Segmented;
+    }
+
+    /// <summary>The tests on the tests' second storage (<see cref="ListStreamStorage"/>).</summary>
+    [Collection(nameof(StreamModelCollection))]
+    public sealed class OnListStorage : StreamLifecycleModelTests
+    {
+        protected override Action<IServiceCollection> Storage => StreamStorages.List;
     }
 }

@@ -1,17 +1,21 @@
+using EventBus.Tests.Storage;
 using EventBus.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EventBus.Tests.Streams;
 
 /// <summary>The log itself: dense offsets on every envelope, contiguous batches, replay, and the errors of a topic that is not a stream.</summary>
-public sealed class StreamLogTests
+public abstract class StreamLogTests
 {
+    /// <summary>Gets the registration of the stream storage the tests run against (<see cref="StreamStorages"/>).</summary>
+    protected abstract Action<IServiceCollection> Storage { get; }
+
     [Fact]
     public async Task Publish_StreamTopic_EverySubscriptionEnvelopeCarriesItsDenseOffset()
     {
         await using var bus = await TestBus.StartAsync(b => b
             .AddStream<Reading>()
-            .AddEventHandler<Reading, OffsetRecorder>(ServiceLifetime.Singleton));
+            .AddEventHandler<Reading, OffsetRecorder>(ServiceLifetime.Singleton), Storage);
         await bus.PublishReadingsAsync(0, 50);
 
         var recorder = bus.Services.GetRequiredService<OffsetRecorder>();
@@ -23,7 +27,7 @@ public sealed class StreamLogTests
     [Fact]
     public async Task Publish_TopicThatIsNotAStream_HasNoOffset()
     {
-        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Reading, OffsetRecorder>(ServiceLifetime.Singleton));
+        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Reading, OffsetRecorder>(ServiceLifetime.Singleton), Storage);
         await bus.PublishReadingsAsync(0, 3);
 
         var recorder = bus.Services.GetRequiredService<OffsetRecorder>();
@@ -35,7 +39,7 @@ public sealed class StreamLogTests
     public async Task PublishBatch_ConcurrentBatches_EachBatchIsAppendedContiguously()
     {
         const int Batches = 40, Size = 25;
-        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10_000));
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10_000), Storage);
         await Task.WhenAll(Enumerable.Range(0, Batches).Select(batch => Task.Run(async () =>
             await bus.Bus.PublishBatchAsync(Enumerable.Range(batch * Size, Size).Select(i => new Reading(i)).ToList()))));
 
@@ -51,7 +55,7 @@ public sealed class StreamLogTests
     [Fact]
     public async Task ReadAsync_FromEachPosition_YieldsTheRetainedEventsFromThere()
     {
-        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000), Storage);
         await bus.PublishReadingsAsync(0, 10);
 
         (await ReadAllAsync(bus, StreamPosition.First)).Select(e => e.Offset).Should().Equal(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
@@ -64,7 +68,7 @@ public sealed class StreamLogTests
     [Fact]
     public async Task ReadAsync_Replay_EndsAtTheHeadAsOfTheCallAndAffectsNoGroup()
     {
-        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000), Storage);
         await bus.PublishReadingsAsync(0, 5);
         var live = new GroupLog();
         await using var group = await bus.SubscribeAsync("live", live, o => o.StartPosition = StreamPosition.First);
@@ -88,7 +92,7 @@ public sealed class StreamLogTests
     [Fact]
     public async Task ReadAsync_Follow_DeliversLaterEventsUntilCancelled()
     {
-        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000));
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 1000), Storage);
         await bus.PublishReadingsAsync(0, 2);
         using var cancel = new CancellationTokenSource();
         var seen = new List<int>();
@@ -122,7 +126,7 @@ public sealed class StreamLogTests
     [Fact]
     public async Task ReadAsync_FollowWhileIdle_EndsWhenCancelled()
     {
-        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>());
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(), Storage);
         using var cancel = new CancellationTokenSource();
         var reading = Task.Run(async () =>
         {
@@ -138,7 +142,7 @@ public sealed class StreamLogTests
     [Fact]
     public async Task StreamApi_EventTypeThatIsNotAStream_ThrowsNamingTheFix()
     {
-        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Reading, OffsetRecorder>());
+        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Reading, OffsetRecorder>(), Storage);
 
         bus.Streams().Invoking(s => s.ReadAsync<Reading>(StreamPosition.First)).Should().Throw<InvalidOperationException>().WithMessage("*is not a stream*AddStream<Reading>()*");
         await bus.Streams().Invoking(s => s.SubscribeAsync<Reading>("g", (_, _, _) => default).AsTask()).Should().ThrowAsync<InvalidOperationException>().WithMessage("*is not a stream*");
@@ -160,7 +164,7 @@ public sealed class StreamLogTests
         {
             o.MaxCount = 0;
             o.MaxAge = TimeSpan.Zero;
-        }));
+        }), Storage);
 
         bus.Invoking(b => b.Bus).Should().Throw<Microsoft.Extensions.Options.OptionsValidationException>()
             .Which.Failures.Should().BeEquivalentTo(
@@ -186,5 +190,17 @@ public sealed class StreamLogTests
         public GroupLog Log { get; } = new();
 
         public ValueTask HandleAsync(Reading message, MessageContext context, CancellationToken cancellationToken) => Log.Record(message, context);
+    }
+
+    /// <summary>The tests on the in-memory segmented storage, every stream's default.</summary>
+    public sealed class OnSegmentedStorage : StreamLogTests
+    {
+        protected override Action<IServiceCollection> Storage => StreamStorages.Segmented;
+    }
+
+    /// <summary>The tests on the tests' second storage (<see cref="ListStreamStorage"/>).</summary>
+    public sealed class OnListStorage : StreamLogTests
+    {
+        protected override Action<IServiceCollection> Storage => StreamStorages.List;
     }
 }

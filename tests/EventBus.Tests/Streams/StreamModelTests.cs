@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using EventBus.Tests.Storage;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
@@ -31,8 +33,11 @@ namespace EventBus.Tests.Streams;
 /// to replay it.</para>
 /// </remarks>
 [Collection(nameof(StreamModelCollection))]
-public sealed class StreamModelTests
+public abstract class StreamModelTests
 {
+    /// <summary>Gets the registration of the stream storage the tests run against (<see cref="StreamStorages"/>).</summary>
+    protected abstract Action<IServiceCollection> Storage { get; }
+
     private const int WaitCapacity = 1_000_000;
 
     /// <summary>Scenarios per property (the long-log property runs half as many: each is longer).</summary>
@@ -123,7 +128,7 @@ public sealed class StreamModelTests
     public Task LongLog_RandomOperations_MatchTheModel() =>
         LongLog.SampleAsync(RunAsync, iter: Iterations / 2, threads: 1, print: s => s.ToString());
 
-    private static async Task RunAsync(Scenario scenario)
+    private async Task RunAsync(Scenario scenario)
     {
         var skips = new ConcurrentQueue<StreamEventsSkipped>();
         await using var bus = await TestBus.StartAsync(b =>
@@ -134,7 +139,7 @@ public sealed class StreamModelTests
                 o.OnStreamEventsSkipped = skips.Enqueue;
                 o.StopTimeout = TimeSpan.FromSeconds(2); // only a failed scenario leaves a handler waiting at the stop
             });
-        });
+        }, Storage);
         await new Run(scenario, bus, skips).ExecuteAsync();
     }
 
@@ -825,6 +830,20 @@ public sealed class StreamModelTests
                 return e;
             }
         }
+    }
+
+    /// <summary>The tests on the in-memory segmented storage, every stream's default.</summary>
+    [Collection(nameof(StreamModelCollection))]
+    public sealed class OnSegmentedStorage : StreamModelTests
+    {
+        protected override Action<IServiceCollection> Storage => StreamStorages.Segmented;
+    }
+
+    /// <summary>The tests on the tests' second storage (<see cref="ListStreamStorage"/>).</summary>
+    [Collection(nameof(StreamModelCollection))]
+    public sealed class OnListStorage : StreamModelTests
+    {
+        protected override Action<IServiceCollection> Storage => StreamStorages.List;
     }
 }
 
