@@ -54,7 +54,7 @@ public sealed class EventBusOptions
     public bool RequireKnownEventTypes { get; set; } = true;
 
     /// <summary>
-    /// Gets or sets a value indicating whether an inline send (<see cref="ICommandBus.SendAsync{TResult}(ICommand{TResult}, CancellationToken)"/>
+    /// Gets or sets a value indicating whether an inline send (<see cref="ICommandBus.SendAsync{TResult}(ICommand{TResult}, PublishOptions?, CancellationToken)"/>
     /// and its overloads) stamps the handler's <see cref="MessageContext"/> with a new <see cref="MessageContext.MessageId"/>, the
     /// <see cref="MessageContext.Timestamp"/> and the caller's <see cref="MessageContext.TraceContext"/>.
     /// </summary>

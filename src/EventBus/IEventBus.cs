@@ -107,7 +107,7 @@ public interface IEventBus
     /// (<see cref="FullPolicy.Wait"/>), fail (<see cref="FullPolicy.FailFast"/>) or drop events for this subscription.</description></item>
     /// <item><description>Acknowledgement: an event is acknowledged when it is read, and never delivered again. Delivery is at
     /// most once per pull subscription: an event a reader read and then failed to process is lost to the subscription. The envelope
-    /// has no settlement (<see cref="MessageContext.Nack"/> and <see cref="MessageContext.DeadLetter"/> throw).</description></item>
+    /// has no settlement (<see cref="MessageContext.Settlement"/> is <see langword="null"/>).</description></item>
     /// <item><description>Several readers (several loops over this reader, or several calls of this method) compete: each event
     /// goes to exactly one of them. One reader sees the events in the topic's order; competing readers have no order between them.</description></item>
     /// <item><description>Stop: <see cref="IEventBusControl.StopAsync(CancellationToken)"/> waits up to

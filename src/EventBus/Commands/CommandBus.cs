@@ -14,58 +14,22 @@ internal sealed class CommandBus(TypeMap<CommandRoute> routes, TopicTable topics
     /// <summary>Gets the clock that stamps inline sends.</summary>
     public TimeProvider TimeProvider => time;
 
-    public ValueTask<CommandResult> SendAsync(ICommand command, CancellationToken cancellationToken = default) =>
-        SendAsync(command, null, cancellationToken);
-
-    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default) =>
-        SendCore<TResult>(command, null, cancellationToken);
-
-    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, PublishOptions? options, CancellationToken cancellationToken = default) =>
+    public ValueTask<CommandResult<TResult>> SendAsync<TResult>(ICommand<TResult> command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
         SendCore<TResult>(command, options, cancellationToken);
 
-    public ValueTask<CommandResult> SendAsync(ICommand command, PublishOptions? options, CancellationToken cancellationToken = default) =>
+    public ValueTask<CommandResult> SendAsync(ICommand command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
         VoidOutcome.ToResult(SendCore<VoidResult>(command, options, cancellationToken));
-
-    public ValueTask InvokeAsync(ICommand command, CancellationToken cancellationToken = default) =>
-        VoidOutcome.ToInvoke(SendCore<VoidResult>(command, null, cancellationToken), command);
-
-    /// <remarks>
-    /// A completed send returns the value itself, not the route's <see cref="CommandResult{TResult}"/>: a
-    /// <see cref="ValueTask{TResult}"/> of a small value comes back to the caller in registers, where one of the 32-byte result
-    /// comes back through memory and the caller's copy of it stalls (see <c>docs/benchmarks.md</c>, W4 inline).
-    /// <para>Written out here and in the typed sender (<see cref="CommandSender{TCommand, TResult}"/>) on purpose: with a body
-    /// shared through a generic helper the runtime built this method's returned task on the stack and read it back with one wider
-    /// load, the same kind of stall (<c>DOTNET_JitDisasm=InvokeAsync</c> shows the stores and the load; this shape returns through
-    /// register moves).</para>
-    /// </remarks>
-    public ValueTask<TResult> InvokeAsync<TResult>(ICommand<TResult> command, CancellationToken cancellationToken = default)
-    {
-        var pending = SendCore<TResult>(command, null, cancellationToken);
-        if (!pending.IsCompletedSuccessfully)
-        {
-            return AwaitInvoke(command, pending);
-        }
-
-        var result = pending.Result;
-        return result.IsAccepted ? new(result.Value) : ValueTask.FromException<TResult>(Rejected(command, result.Rejection));
-
-        static async ValueTask<TResult> AwaitInvoke(ICommand<TResult> command, ValueTask<CommandResult<TResult>> pending)
-        {
-            var result = await pending.ConfigureAwait(false);
-            return result.IsAccepted ? result.Value : throw Rejected(command, result.Rejection);
-        }
-    }
-
-    private static CommandRejectedException Rejected(object command, CommandRejection rejection) => new(command.GetType(), rejection);
 
     public ValueTask EnqueueAsync<TCommand>(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where TCommand : class =>
         EnqueueCore(command, options, null, cancellationToken);
 
-    public ValueTask<CommandResult<TResult>> SendQueuedAsync<TResult>(ICommand<TResult> command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
+    /// <summary>Puts a command on its queue and awaits its outcome (for the typed senders).</summary>
+    public ValueTask<CommandResult<TResult>> SendQueuedAsync<TResult>(ICommand<TResult> command, PublishOptions? options, CancellationToken cancellationToken) =>
         SendQueuedCore<TResult, CommandResult<TResult>>(command, options, static reply => reply.Task, cancellationToken);
 
-    public ValueTask<CommandResult> SendQueuedAsync(ICommand command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
+    /// <summary>Puts a command that returns no value on its queue and awaits its outcome (for the typed senders).</summary>
+    public ValueTask<CommandResult> SendQueuedAsync(ICommand command, PublishOptions? options, CancellationToken cancellationToken) =>
         SendQueuedCore<VoidResult, CommandResult>(command, options, static reply => reply.VoidTask, cancellationToken);
 
     /// <summary>Enqueues a command with a reply in its envelope, then awaits the reply as <typeparamref name="TOutcome"/> (<paramref name="outcome"/>).</summary>

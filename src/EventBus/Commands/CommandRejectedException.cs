@@ -1,8 +1,9 @@
 namespace EventBus;
 
 /// <summary>
-/// Thrown by <see cref="ICommandBus.InvokeAsync(ICommand, CancellationToken)"/> and its generic overload when the handler
-/// rejected the command. Thrown from middleware or a handler, it turns into a rejection for <c>SendAsync</c> callers.
+/// Thrown when the handler rejected a command and the caller asked for the value: by a typed sender's <c>InvokeAsync</c>, by
+/// <see cref="CommandResult{TResult}.Value"/> and by <see cref="CommandResult.ThrowIfRejected"/>. Thrown from middleware or a
+/// handler, it turns into a rejection for <c>SendAsync</c> callers.
 /// </summary>
 public sealed class CommandRejectedException : Exception
 {
@@ -16,6 +17,14 @@ public sealed class CommandRejectedException : Exception
         ArgumentNullException.ThrowIfNull(rejection);
         CommandType = commandType;
         Rejection = rejection;
+    }
+
+    /// <summary>Initializes a new instance for a rejection read from a result, which does not name its command type.</summary>
+    internal CommandRejectedException(CommandRejection rejection)
+        : base($"The command was rejected: {rejection.Reason}")
+    {
+        Rejection = rejection;
+        CommandType = typeof(object);
     }
 
     /// <summary>Initializes a new instance with a default message.</summary>
@@ -43,7 +52,7 @@ public sealed class CommandRejectedException : Exception
         CommandType = typeof(object);
     }
 
-    /// <summary>Gets the type of the rejected command (<see cref="object"/> when thrown without one).</summary>
+    /// <summary>Gets the type of the rejected command (<see cref="object"/> when it is not known: thrown without one, or from a <see cref="CommandResult"/>).</summary>
     public Type CommandType { get; }
 
     /// <summary>Gets the rejection.</summary>

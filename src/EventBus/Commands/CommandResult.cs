@@ -46,6 +46,16 @@ public readonly struct CommandResult
     /// <param name="rejection">The rejection.</param>
     /// <returns>The rejected outcome.</returns>
     public static CommandResult FromRejection(CommandRejection rejection) => rejection;
+
+    /// <summary>Throws when the command was rejected: for a caller to whom a rejection is exceptional.</summary>
+    /// <exception cref="CommandRejectedException">The handler rejected the command.</exception>
+    public void ThrowIfRejected()
+    {
+        if (Rejection is { } rejection)
+        {
+            throw new CommandRejectedException(rejection);
+        }
+    }
 }
 
 /// <summary>The outcome of a command that returns a value: the value, or a <see cref="CommandRejection"/>.</summary>
@@ -68,9 +78,9 @@ public readonly struct CommandResult<TResult>
     /// <summary>Gets the rejection when the command was rejected; otherwise <see langword="null"/>.</summary>
     public CommandRejection? Rejection { get; }
 
-    /// <summary>Gets the handler's result.</summary>
-    /// <exception cref="InvalidOperationException">The command was rejected; check <see cref="IsAccepted"/> first.</exception>
-    public TResult Value => IsAccepted ? _value! : throw new InvalidOperationException($"The command was rejected ({Rejection.Reason}); it has no value. Check IsAccepted before reading Value.");
+    /// <summary>Gets the handler's result; for a caller to whom a rejection is exceptional, reading it is the check.</summary>
+    /// <exception cref="CommandRejectedException">The command was rejected; check <see cref="IsAccepted"/> first to handle it as a result.</exception>
+    public TResult Value => IsAccepted ? _value! : throw new CommandRejectedException(Rejection);
 
     /// <summary>Creates an accepted outcome with a value.</summary>
     /// <param name="value">The result.</param>

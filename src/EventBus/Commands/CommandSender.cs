@@ -12,7 +12,13 @@ internal sealed class CommandSender<TCommand, TResult>(CommandBus bus) : IComman
     public ValueTask<CommandResult<TResult>> SendAsync(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
         _route.SendTypedAsync(bus, command, options, cancellationToken);
 
-    /// <remarks>The same shape as <see cref="CommandBus.InvokeAsync{TResult}(ICommand{TResult}, CancellationToken)"/>, for the same reason.</remarks>
+    /// <remarks>
+    /// A completed send returns the value itself, not the route's <see cref="CommandResult{TResult}"/>: a
+    /// <see cref="ValueTask{TResult}"/> of a small value comes back to the caller in registers, where one of the 32-byte result
+    /// comes back through memory and the caller's copy of it stalls (see <c>docs/benchmarks.md</c>, W4 inline). The body is
+    /// written out rather than shared through a generic helper, with which the runtime built the returned task on the stack and
+    /// read it back with one wider load, the same kind of stall.
+    /// </remarks>
     public ValueTask<TResult> InvokeAsync(TCommand command, CancellationToken cancellationToken = default)
     {
         var pending = _route.SendTypedAsync(bus, command, null, cancellationToken);
@@ -31,6 +37,9 @@ internal sealed class CommandSender<TCommand, TResult>(CommandBus bus) : IComman
         }
     }
 
+    public ValueTask<CommandResult<TResult>> SendQueuedAsync(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
+        bus.SendQueuedAsync(command, options, cancellationToken);
+
     private static CommandRejectedException Rejected(CommandRejection rejection) => new(typeof(TCommand), rejection);
 }
 
@@ -45,4 +54,7 @@ internal sealed class CommandSender<TCommand>(CommandBus bus) : ICommandSender<T
 
     public ValueTask InvokeAsync(TCommand command, CancellationToken cancellationToken = default) =>
         VoidOutcome.ToInvoke(_route.SendTypedAsync(bus, command, null, cancellationToken), command);
+
+    public ValueTask<CommandResult> SendQueuedAsync(TCommand command, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
+        bus.SendQueuedAsync(command, options, cancellationToken);
 }

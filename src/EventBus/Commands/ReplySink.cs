@@ -3,7 +3,7 @@ using System.Threading.Tasks.Sources;
 namespace EventBus;
 
 /// <summary>
-/// The outcome a sender of a queued command awaits (<see cref="ICommandBus.SendQueuedAsync{TResult}(ICommand{TResult}, PublishOptions?, CancellationToken)"/>).
+/// The outcome a sender of a queued command awaits (<see cref="ICommandSender{TCommand, TResult}.SendQueuedAsync(TCommand, PublishOptions?, CancellationToken)"/>).
 /// It travels in the command's envelope (<see cref="MessageContext.Reply"/>, with the sender's options), so the queue carries
 /// nothing more than for an enqueued command. Completed once: by the worker that handled the command (its result or rejection),
 /// by the report of a command that could not be handled (dead-lettered, dropped, cut short by the stop), or by the sender's

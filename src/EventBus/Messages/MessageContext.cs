@@ -123,37 +123,11 @@ public readonly struct MessageContext
     public bool Redelivered => DeliveryCount > 1;
 
     /// <summary>
-    /// Negatively acknowledges this delivery without throwing: when the handler returns, the message is redelivered according to
-    /// the subscription's <see cref="RedeliveryOptions"/>, or dead-lettered once its attempts are used up.
+    /// Gets the settlement of this delivery, with which its handler nacks it, dead-letters it or commits its consumer group's
+    /// offset; <see langword="null"/> when the delivery cannot be settled by hand (an inline send, a pull subscription's reader,
+    /// or a context kept from a publish).
     /// </summary>
-    /// <param name="reason">Why; kept in the dead-letter record.</param>
-    /// <exception cref="InvalidOperationException">The context does not belong to a subscription delivery in progress (an inline
-    /// <c>SendAsync</c>, or a context kept after its handler returned).</exception>
-    public void Nack(string reason) => Settle(SettlementKind.Nack, reason);
-
-    /// <summary>
-    /// Dead-letters this message when the handler returns, without further attempts: for failures that a retry cannot fix (a
-    /// validation error).
-    /// </summary>
-    /// <param name="reason">Why; kept in the dead-letter record.</param>
-    /// <exception cref="InvalidOperationException">The context does not belong to a subscription delivery in progress.</exception>
-    public void DeadLetter(string reason) => Settle(SettlementKind.DeadLetter, reason);
-
-    /// <summary>
-    /// Commits this event's stream offset for its consumer group now: the group resumes after this event when it restarts. For
-    /// groups with <see cref="AckMode.Manual"/>; in the other modes the bus commits by itself, and committing earlier is allowed.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The delivery is not a consumer-group delivery in progress.</exception>
-    public void Commit()
-    {
-        if (_settlement?.Committer is not { } committer || _offsetPlusOne == 0)
-        {
-            throw new InvalidOperationException("Commit applies to deliveries of a stream consumer group; this delivery belongs to a subscription or a command send, which acknowledge by returning.");
-        }
-
-        _settlement.EnsureCurrent(_settlementVersion, "Commit");
-        committer.CommitFromHandler(_offsetPlusOne);
-    }
+    public MessageSettlement? Settlement => _settlement is null ? null : new MessageSettlement(_settlement, _settlementVersion, _offsetPlusOne);
 
     internal long TimestampTicks => _timestampTicks;
 
@@ -207,15 +181,4 @@ public readonly struct MessageContext
 
     /// <summary>A fresh envelope for a new round of attempts (a re-drive): same message id, values, trace and offset, delivery count 1.</summary>
     internal MessageContext ForRedrive() => new(MessageId, MessageType, _timestampTicks, _extras, _trace, offsetPlusOne: _offsetPlusOne);
-
-    private void Settle(SettlementKind kind, string reason)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        if (_settlement is null)
-        {
-            throw new InvalidOperationException("Nack and DeadLetter apply to deliveries of a subscription; an inline SendAsync has no redelivery: return a rejection or throw instead.");
-        }
-
-        _settlement.Settle(_settlementVersion, kind, reason);
-    }
 }

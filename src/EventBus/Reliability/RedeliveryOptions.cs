@@ -99,7 +99,7 @@ public enum AckMode
     BeforeHandling = 1,
 
     /// <summary>
-    /// Consumer groups only: the offset is committed only when the handler calls <see cref="MessageContext.Commit"/>. Uncommitted
+    /// Consumer groups only: the offset is committed only when the handler calls <see cref="MessageSettlement.Commit"/>. Uncommitted
     /// events count against <see cref="ConsumerGroupOptions.Capacity"/>. A subscription acknowledges when its handler returns, so it
     /// refuses this mode.
     /// </summary>

@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace EventBus;
 
 /// <summary>
-/// How a handler settled the delivery in progress, when it did so explicitly through <see cref="MessageContext.Nack(string)"/> or
-/// <see cref="MessageContext.DeadLetter(string)"/>. One instance per worker, reused for every delivery: a
+/// How a handler settled the delivery in progress, when it did so explicitly through <see cref="MessageSettlement.Nack(string)"/> or
+/// <see cref="MessageSettlement.DeadLetter(string)"/>. One instance per worker, reused for every delivery: a
 /// <see cref="MessageContext"/> carries it with the version of its delivery, so a context kept past its delivery cannot settle a later one.
 /// </summary>
 internal sealed class Settlement
@@ -15,7 +15,7 @@ internal sealed class Settlement
 
     public SettlementKind Kind { get; private set; }
 
-    /// <summary>Gets or sets the consumer group whose deliveries this settlement tracks, for <see cref="MessageContext.Commit"/>; null for subscriptions.</summary>
+    /// <summary>Gets or sets the consumer group whose deliveries this settlement tracks, for <see cref="MessageSettlement.Commit"/>; null for subscriptions.</summary>
     public IStreamCommitter? Committer { get; init; }
 
     public string? Reason { get; private set; }

@@ -21,7 +21,7 @@ public enum UndeliveredReason
     /// <summary>The bus stopped, its stop timeout expired while the handler was running, and the handler ended cancelled or was abandoned.</summary>
     CancelledByStop = 5,
 
-    /// <summary>The handler nacked or dead-lettered the message explicitly (<see cref="MessageContext.Nack(string)"/>, <see cref="MessageContext.DeadLetter(string)"/>) and it has no attempts left.</summary>
+    /// <summary>The handler nacked or dead-lettered the message explicitly (<see cref="MessageSettlement.Nack(string)"/>, <see cref="MessageSettlement.DeadLetter(string)"/>) and it has no attempts left.</summary>
     Nacked = 6,
 
     /// <summary>The bus stopped while the message waited for a delayed redelivery.</summary>

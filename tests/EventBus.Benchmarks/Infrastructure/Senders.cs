@@ -55,21 +55,6 @@ public readonly struct BusSender(ICommandBus bus, BenchCommand command) : IRound
 }
 
 /// <summary>
-/// The bus: <see cref="ICommandBus.InvokeAsync{TResult}(ICommand{TResult}, CancellationToken)"/> (the handler runs inline; the
-/// result comes back as the value itself and a rejection throws, as a mediator's send does).
-/// </summary>
-/// <param name="bus">The command side of the bus.</param>
-/// <param name="command">The command.</param>
-public readonly struct BusInvoker(ICommandBus bus, BenchCommand command) : IRoundTripSender<int>
-{
-    /// <inheritdoc />
-    public ValueTask<int> SendAsync() => bus.InvokeAsync(command);
-
-    /// <inheritdoc />
-    public int ResultOf(int reply) => reply;
-}
-
-/// <summary>
 /// The bus's typed sender: <see cref="ICommandSender{TCommand, TResult}.InvokeAsync(TCommand, CancellationToken)"/>, bound to the
 /// command's route when it was resolved (no lookup by type per send), the value itself back; a rejection throws.
 /// </summary>
@@ -85,15 +70,15 @@ public readonly struct TypedInvoker(ICommandSender<BenchCommand, int> sender, Be
 }
 
 /// <summary>
-/// The bus's queued path: <see cref="ICommandBus.SendQueuedAsync{TResult}(ICommand{TResult}, PublishOptions?, CancellationToken)"/>
+/// The bus's queued path: <see cref="ICommandSender{TCommand, TResult}.SendQueuedAsync(TCommand, PublishOptions?, CancellationToken)"/>
 /// (a queue worker handles the command; the sender awaits the outcome), the counterpart of the raw channel + completion source.
 /// </summary>
-/// <param name="bus">The command side of the bus.</param>
+/// <param name="sender">The command's typed sender.</param>
 /// <param name="command">The command.</param>
-public readonly struct BusQueuedSender(ICommandBus bus, BenchCommand command) : IRoundTripSender<CommandResult<int>>
+public readonly struct BusQueuedSender(ICommandSender<BenchCommand, int> sender, BenchCommand command) : IRoundTripSender<CommandResult<int>>
 {
     /// <inheritdoc />
-    public ValueTask<CommandResult<int>> SendAsync() => bus.SendQueuedAsync(command);
+    public ValueTask<CommandResult<int>> SendAsync() => sender.SendQueuedAsync(command);
 
     /// <inheritdoc />
     public int ResultOf(CommandResult<int> reply) => reply.Value;

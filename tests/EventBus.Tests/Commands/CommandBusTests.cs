@@ -30,7 +30,7 @@ public sealed class CommandBusTests
         result.Rejection!.Reason.Should().Be("Only 10 units of SKU-1 are in stock; 50 were ordered.");
         result.Rejection.Code.Should().Be("insufficient-stock");
         var value = () => result.Value;
-        value.Should().Throw<InvalidOperationException>().WithMessage("*rejected*");
+        value.Should().Throw<CommandRejectedException>().WithMessage("*rejected*").Which.Rejection.Should().BeSameAs(result.Rejection);
     }
 
     [Fact]
@@ -45,27 +45,27 @@ public sealed class CommandBusTests
     }
 
     [Fact]
-    public async Task InvokeAsync_HandlerRejects_ThrowsCommandRejectedException()
+    public async Task ResultValueAndThrowIfRejected_HandlerRejects_ThrowCommandRejectedException()
     {
         await using var bus = await StartAsync();
 
-        var withResult = async () => await bus.Commands.InvokeAsync(new Reserve("SKU-1", 50));
-        var withoutResult = async () => await bus.Commands.InvokeAsync(new Release(""));
+        var withResult = async () => (await bus.Commands.SendAsync(new Reserve("SKU-1", 50))).Value;
+        var withoutResult = async () => (await bus.Commands.SendAsync(new Release(""))).ThrowIfRejected();
 
         var thrown = await withResult.Should().ThrowAsync<CommandRejectedException>();
         thrown.Which.Rejection.Reason.Should().Be("Only 10 units of SKU-1 are in stock; 50 were ordered.");
-        thrown.Which.CommandType.Should().Be<Reserve>();
-        thrown.Which.Message.Should().Contain(typeof(Reserve).FullName).And.Contain("Only 10 units");
-        (await withoutResult.Should().ThrowAsync<CommandRejectedException>()).Which.CommandType.Should().Be<Release>();
+        thrown.Which.CommandType.Should().Be<object>("a result does not name its command type");
+        thrown.Which.Message.Should().Be("The command was rejected: Only 10 units of SKU-1 are in stock; 50 were ordered.");
+        (await withoutResult.Should().ThrowAsync<CommandRejectedException>()).Which.Rejection.Reason.Should().Be("A SKU is required.");
     }
 
     [Fact]
-    public async Task InvokeAsync_HandlerAccepts_ReturnsTheValue()
+    public async Task ResultValueAndThrowIfRejected_HandlerAccepts_ReturnTheValueAndNothing()
     {
         await using var bus = await StartAsync();
 
-        (await bus.Commands.InvokeAsync(new Reserve("SKU-1", 4))).Should().Be(6);
-        await bus.Commands.InvokeAsync(new Release("SKU-1"));
+        (await bus.Commands.SendAsync(new Reserve("SKU-1", 4))).Value.Should().Be(6);
+        (await bus.Commands.SendAsync(new Release("SKU-1"))).ThrowIfRejected();
         bus.Get<Recorder<string>>().Items.Should().Equal("reserve SKU-1 4", "release SKU-1");
     }
 
@@ -77,7 +77,7 @@ public sealed class CommandBusTests
         await using var bus = await StartAsync();
 
         var send = async () => await bus.Commands.SendAsync(new Explode(asynchronously, Reject: false));
-        var invoke = async () => await bus.Commands.InvokeAsync(new Explode(asynchronously, Reject: false));
+        var invoke = async () => await bus.Get<ICommandSender<Explode>>().InvokeAsync(new Explode(asynchronously, Reject: false));
 
         await send.Should().ThrowExactlyAsync<InvalidOperationException>().WithMessage("exploded");
         await invoke.Should().ThrowExactlyAsync<InvalidOperationException>().WithMessage("exploded");
@@ -202,7 +202,7 @@ public sealed class CommandBusTests
         await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<Probe, CancellationToken, TokenEchoHandler>());
         using var cancellation = new CancellationTokenSource();
 
-        var token = await bus.Commands.InvokeAsync(new Probe(), cancellation.Token);
+        var token = (await bus.Commands.SendAsync(new Probe(), cancellationToken: cancellation.Token)).Value;
 
         token.Should().Be(cancellation.Token);
     }
@@ -241,12 +241,10 @@ public sealed class CommandBusTests
 
         var send = async () => await bus.Commands.SendAsync((ICommand)null!);
         var sendWithResult = async () => await bus.Commands.SendAsync((ICommand<int>)null!);
-        var invoke = async () => await bus.Commands.InvokeAsync((ICommand)null!);
         var enqueue = async () => await bus.Commands.EnqueueAsync<Release>(null!);
 
         await send.Should().ThrowAsync<ArgumentNullException>();
         await sendWithResult.Should().ThrowAsync<ArgumentNullException>();
-        await invoke.Should().ThrowAsync<ArgumentNullException>();
         await enqueue.Should().ThrowAsync<ArgumentNullException>();
     }
 
@@ -280,7 +278,7 @@ public sealed class CommandBusTests
         await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<DoubleIt, int, DoubleHandler>());
 
         var inline = await bus.Commands.SendAsync(new DoubleIt(21));
-        var queued = await bus.Commands.SendQueuedAsync(new DoubleIt(4)).AsTask().Within();
+        var queued = await bus.Get<ICommandSender<DoubleIt, int>>().SendQueuedAsync(new DoubleIt(4)).AsTask().Within();
 
         inline.Value.Should().Be(42);
         queued.Value.Should().Be(8);
@@ -298,7 +296,7 @@ public sealed class CommandBusTests
         (await bus.Commands.SendAsync(new AddAmount(2))).Value.Should().Be(2);
         (await bus.Commands.SendAsync(new AddAmount(3))).Value.Should().Be(5);
         (await bus.Commands.SendAsync(new AddAmount(-1))).Rejection!.Reason.Should().Be("Only positive amounts are added; -1 is not.");
-        (await bus.Commands.SendQueuedAsync(new AddAmount(4)).AsTask().Within()).Value.Should().Be(9);
+        (await bus.Get<ICommandSender<AddAmount, int>>().SendQueuedAsync(new AddAmount(4)).AsTask().Within()).Value.Should().Be(9);
 
         (await bus.Commands.SendAsync(new ClearTotal(Asynchronously: true, Refuse: false))).IsAccepted.Should().BeTrue();
         (await bus.Commands.SendAsync(new AddAmount(1))).Value.Should().Be(1, "the total was cleared");
@@ -310,7 +308,7 @@ public sealed class CommandBusTests
         bus.Get<Calculator>().Calls.Should().Be(9);
     }
 
-    /// <summary>Every way a handler's task completes, sent and invoked, through the bus and through a typed sender.</summary>
+    /// <summary>Every way a handler's task completes, sent through the bus, and sent and invoked through a typed sender.</summary>
     public static TheoryData<Completion, bool, bool> Completions
     {
         get
@@ -318,7 +316,7 @@ public sealed class CommandBusTests
             var data = new TheoryData<Completion, bool, bool>();
             foreach (var completion in Enum.GetValues<Completion>())
             {
-                foreach (var (invoke, typed) in new[] { (false, false), (true, false), (false, true), (true, true) })
+                foreach (var (invoke, typed) in new[] { (false, false), (false, true), (true, true) })
                 {
                     data.Add(completion, invoke, typed);
                 }
@@ -343,10 +341,9 @@ public sealed class CommandBusTests
             var command = new Square(i, completion);
             var value = (invoke, typedSender) switch
             {
-                (true, false) => await bus.Commands.InvokeAsync(command),
                 (false, false) => (await bus.Commands.SendAsync(command)).Value,
                 (true, true) => await sender.InvokeAsync(command),
-                (false, true) => (await sender.SendAsync(command)).Value,
+                _ => (await sender.SendAsync(command)).Value,
             };
 
             value.Should().Be(i * i);
@@ -358,20 +355,20 @@ public sealed class CommandBusTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task InvokeAsync_HandlerRejects_ThrowsWhetherItRejectsAtOnceOrLater(bool asynchronously)
+    public async Task TypedInvokeAsync_HandlerRejects_ThrowsWhetherItRejectsAtOnceOrLater(bool asynchronously)
     {
         await using var bus = await TestBus.StartAsync(b => b
             .AddCommandHandler<Appraise, int, AppraiseHandler>()
             .AddCommandHandler<Explode, ExplodeHandler>());
 
-        var withResult = async () => await bus.Commands.InvokeAsync(new Appraise(asynchronously, Value: -1));
-        var withoutResult = async () => await bus.Commands.InvokeAsync(new Explode(asynchronously, Reject: true));
+        var withResult = async () => await bus.Get<ICommandSender<Appraise, int>>().InvokeAsync(new Appraise(asynchronously, Value: -1));
+        var withoutResult = async () => await bus.Get<ICommandSender<Explode>>().InvokeAsync(new Explode(asynchronously, Reject: true));
 
         var thrown = await withResult.Should().ThrowExactlyAsync<CommandRejectedException>();
         thrown.Which.CommandType.Should().Be<Appraise>();
         thrown.Which.Rejection.Reason.Should().Be("-1 has no value.");
         (await withoutResult.Should().ThrowExactlyAsync<CommandRejectedException>()).Which.CommandType.Should().Be<Explode>();
-        (await bus.Commands.InvokeAsync(new Appraise(asynchronously, Value: 4))).Should().Be(40);
+        (await bus.Get<ICommandSender<Appraise, int>>().InvokeAsync(new Appraise(asynchronously, Value: 4))).Should().Be(40);
     }
 
     [Fact]
@@ -382,15 +379,13 @@ public sealed class CommandBusTests
         await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<TwoFaced, int, TwoFacedHandler>());
 
         var send = async () => await bus.Commands.SendAsync((ICommand<string>)new TwoFaced());
-        var invoke = async () => await bus.Commands.InvokeAsync((ICommand<string>)new TwoFaced());
-        var queued = async () => await bus.Commands.SendQueuedAsync((ICommand<string>)new TwoFaced()).AsTask().Within();
+        var sender = () => bus.Get<ICommandSender<TwoFaced, string>>();
 
         await send.Should().ThrowExactlyAsync<ArgumentException>()
             .WithMessage($"*'{typeof(TwoFaced).FullName}' is handled with the result type 'System.Int32' but was sent as returning 'System.String'*");
-        await invoke.Should().ThrowExactlyAsync<ArgumentException>();
-        await queued.Should().ThrowExactlyAsync<ArgumentException>("a reply of another result type would never be completed");
-        (await bus.Commands.InvokeAsync((ICommand<int>)new TwoFaced())).Should().Be(7);
-        (await bus.Commands.SendQueuedAsync((ICommand<int>)new TwoFaced()).AsTask().Within()).Value.Should().Be(7);
+        sender.Should().Throw<ArgumentException>("a typed sender, which also makes queued sends, is refused for the other result type");
+        (await bus.Commands.SendAsync((ICommand<int>)new TwoFaced())).Value.Should().Be(7);
+        (await bus.Get<ICommandSender<TwoFaced, int>>().SendQueuedAsync(new TwoFaced()).AsTask().Within()).Value.Should().Be(7);
     }
 
     private static Task<TestBus> StartAsync() =>

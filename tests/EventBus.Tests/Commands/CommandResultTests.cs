@@ -23,7 +23,7 @@ public sealed class CommandResultTests
         result.Rejection.Should().Be(new CommandRejection("No stock.", "no-stock"));
         valued.IsAccepted.Should().BeFalse();
         valued.Rejection.Should().BeSameAs(rejection);
-        valued.Invoking(v => v.Value).Should().Throw<InvalidOperationException>().WithMessage("*No stock.*IsAccepted*");
+        valued.Invoking(v => v.Value).Should().Throw<CommandRejectedException>().WithMessage("*No stock.*").Which.Rejection.Should().BeSameAs(rejection);
     }
 
     [Theory]

@@ -137,7 +137,7 @@ public sealed class InlineSendStampTests
     {
         await using var bus = await StartAsync(ServiceLifetime.Singleton, stamp: false);
 
-        var result = await bus.Commands.SendQueuedAsync(new Quote(5)).AsTask().Within();
+        var result = await bus.Get<ICommandSender<Quote, int>>().SendQueuedAsync(new Quote(5)).AsTask().Within();
 
         result.Value.Should().Be(50);
         var seen = bus.Get<Recorder<Seen>>().Items.Should().ContainSingle().Subject;

@@ -3,7 +3,7 @@ using EventBus.Tests.Infrastructure;
 namespace EventBus.Tests.Commands;
 
 /// <summary>
-/// <see cref="ICommandBus.SendQueuedAsync{TResult}(ICommand{TResult}, PublishOptions?, CancellationToken)"/>: a command handled by
+/// <see cref="ICommandSender{TCommand, TResult}.SendQueuedAsync(TCommand, PublishOptions?, CancellationToken)"/>: a command handled by
 /// the queue's workers while its sender awaits the outcome — results, rejections, retries, failures, cancellation and the stop.
 /// </summary>
 public sealed class QueuedSendTests
@@ -14,7 +14,7 @@ public sealed class QueuedSendTests
         await using var bus = await StartAsync();
         var options = new PublishOptions { CorrelationId = "order-7", Headers = new Dictionary<string, string> { ["tenant"] = "acme" } };
 
-        var result = await bus.Commands.SendQueuedAsync(new Compute(3, 4), options).AsTask().Within();
+        var result = await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(3, 4), options).AsTask().Within();
 
         result.Value.Should().Be(300_004);
         var context = bus.Get<Recorder<MessageContext>>().Items.Should().ContainSingle().Subject;
@@ -28,9 +28,9 @@ public sealed class QueuedSendTests
     {
         await using var bus = await StartAsync();
 
-        var rejected = await bus.Commands.SendQueuedAsync(new Compute(-1, 0)).AsTask().Within();
-        var voidRejected = await bus.Commands.SendQueuedAsync(new Record("")).AsTask().Within();
-        var voidAccepted = await bus.Commands.SendQueuedAsync(new Record("kept")).AsTask().Within();
+        var rejected = await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(-1, 0)).AsTask().Within();
+        var voidRejected = await bus.Get<ICommandSender<Record>>().SendQueuedAsync(new Record("")).AsTask().Within();
+        var voidAccepted = await bus.Get<ICommandSender<Record>>().SendQueuedAsync(new Record("kept")).AsTask().Within();
 
         rejected.IsAccepted.Should().BeFalse();
         rejected.Rejection.Should().Be(new CommandRejection("The sender must not be negative; it is -1.", "negative"));
@@ -45,7 +45,7 @@ public sealed class QueuedSendTests
     {
         await using var bus = await StartAsync(o => o.Redelivery = new RedeliveryOptions { MaxDeliveries = 3, ImmediateRetries = 2 });
 
-        var result = await bus.Commands.SendQueuedAsync(new Compute(1, 2, FailFirst: 2)).AsTask().Within();
+        var result = await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(1, 2, FailFirst: 2)).AsTask().Within();
 
         result.Value.Should().Be(100_002);
         bus.Get<Recorder<MessageContext>>().Items.Select(c => c.DeliveryCount).Should().Equal(1, 2, 3);
@@ -57,7 +57,7 @@ public sealed class QueuedSendTests
     {
         await using var bus = await StartAsync(o => o.Redelivery = new RedeliveryOptions { MaxDeliveries = 2, ImmediateRetries = 1 });
 
-        var send = async () => await bus.Commands.SendQueuedAsync(new Compute(1, 2, FailFirst: 5)).AsTask().Within();
+        var send = async () => await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(1, 2, FailFirst: 5)).AsTask().Within();
 
         (await send.Should().ThrowExactlyAsync<InvalidOperationException>()).WithMessage("attempt 2 failed");
         var report = bus.Undelivered.Items.Should().ContainSingle().Subject;
@@ -71,7 +71,7 @@ public sealed class QueuedSendTests
     {
         await using var bus = await StartAsync();
 
-        var send = async () => await bus.Commands.SendQueuedAsync(new Compute(1, 2, DeadLetter: true)).AsTask().Within();
+        var send = async () => await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(1, 2, DeadLetter: true)).AsTask().Within();
 
         var thrown = await send.Should().ThrowExactlyAsync<InvalidOperationException>();
         thrown.WithMessage($"The command '{typeof(Compute).FullName}' was not handled by '{typeof(ComputeHandler).FullName}': its handler nacked or dead-lettered it*");
@@ -84,7 +84,7 @@ public sealed class QueuedSendTests
         await using var bus = await StartAsync();
         using var cancellation = new CancellationTokenSource();
 
-        var waiting = bus.Commands.SendQueuedAsync(new Compute(1, 1, Gated: true), cancellationToken: cancellation.Token).AsTask();
+        var waiting = bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(1, 1, Gated: true), cancellationToken: cancellation.Token).AsTask();
         await bus.Get<Recorder<MessageContext>>().WaitForCountAsync(1);
         cancellation.Cancel();
 
@@ -99,9 +99,9 @@ public sealed class QueuedSendTests
     public async Task SendQueuedAsync_BusStopsBeforeAWorkerTakesIt_TheSenderLearnsItWasNotHandled()
     {
         await using var bus = await StartAsync(o => o.Workers = 1, stopTimeout: TimeSpan.FromMilliseconds(200));
-        var first = bus.Commands.SendQueuedAsync(new Compute(1, 1, Gated: true)).AsTask();
+        var first = bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(1, 1, Gated: true)).AsTask();
         await bus.Get<Recorder<MessageContext>>().WaitForCountAsync(1);
-        var second = bus.Commands.SendQueuedAsync(new Compute(2, 2)).AsTask();
+        var second = bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(2, 2)).AsTask();
 
         var report = await bus.Control.StopAsync().Within();
 
@@ -124,7 +124,7 @@ public sealed class QueuedSendTests
             var received = new List<int>(PerSender);
             for (var i = 0; i < PerSender; i++)
             {
-                received.Add((await bus.Commands.SendQueuedAsync(new Compute(sender, i))).Value);
+                received.Add((await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(sender, i))).Value);
             }
 
             return received;
@@ -156,7 +156,7 @@ public sealed class QueuedSendTests
             var results = new List<int>(Commands);
             for (var i = 0; i < Commands; i++)
             {
-                results.Add((await bus.Commands.SendQueuedAsync(new Compute(1, i))).Value);
+                results.Add((await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(1, i))).Value);
             }
 
             return results;
@@ -173,15 +173,15 @@ public sealed class QueuedSendTests
     {
         await using var bus = await StartAsync();
 
-        var nullWithResult = async () => await bus.Commands.SendQueuedAsync((ICommand<int>)null!);
-        var nullVoid = async () => await bus.Commands.SendQueuedAsync((ICommand)null!);
-        var unknown = async () => await bus.Commands.SendQueuedAsync(new Unhandled());
+        var nullWithResult = async () => await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(null!);
+        var nullVoid = async () => await bus.Get<ICommandSender<Record>>().SendQueuedAsync(null!);
+        var unknown = () => bus.Get<ICommandSender<Unhandled, int>>();
 
         await nullWithResult.Should().ThrowAsync<ArgumentNullException>();
         await nullVoid.Should().ThrowAsync<ArgumentNullException>();
-        (await unknown.Should().ThrowAsync<UnknownMessageTypeException>()).Which.MessageType.Should().Be<Unhandled>();
+        unknown.Should().Throw<UnknownMessageTypeException>().Which.MessageType.Should().Be<Unhandled>();
         await bus.Control.StopAsync();
-        var afterStop = async () => await bus.Commands.SendQueuedAsync(new Compute(1, 1));
+        var afterStop = async () => await bus.Get<ICommandSender<Compute, int>>().SendQueuedAsync(new Compute(1, 1));
         await afterStop.Should().ThrowAsync<ObjectDisposedException>();
     }
 
@@ -224,7 +224,7 @@ public sealed class QueuedSendTests
 
             if (command.DeadLetter)
             {
-                context.DeadLetter("not computable");
+                context.Settlement!.Value.DeadLetter("not computable");
                 return 0;
             }
 

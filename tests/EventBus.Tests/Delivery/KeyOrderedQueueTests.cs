@@ -421,7 +421,7 @@ public sealed class KeyOrderedQueueTests : DeliveryContractTests
             for (var a = 0; a < Accounts; a++)
             {
                 var account = $"account-{a}";
-                sends.Add((seq, bus.Commands.SendQueuedAsync(new Deposit(account, seq), new PublishOptions { PartitionKey = account }).AsTask()));
+                sends.Add((seq, bus.Get<ICommandSender<Deposit, int>>().SendQueuedAsync(new Deposit(account, seq), new PublishOptions { PartitionKey = account }).AsTask()));
             }
         }
 

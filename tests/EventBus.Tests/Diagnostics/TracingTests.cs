@@ -153,7 +153,15 @@ public sealed class TracingTests
             var sender = bus.Get<ICommandSender<Ship>>();
             if (invoke)
             {
-                await (typedSender ? sender.InvokeAsync(new Ship(5)) : bus.Commands.InvokeAsync(new Ship(5)));
+                if (typedSender)
+                {
+                    await sender.InvokeAsync(new Ship(5));
+                }
+                else
+                {
+                    (await bus.Commands.SendAsync(new Ship(5))).ThrowIfRejected();
+                }
+
                 result = CommandResult.Accepted;
             }
             else

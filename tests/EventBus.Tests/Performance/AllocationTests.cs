@@ -93,7 +93,7 @@ public sealed class AllocationTests
     [Fact]
     public async Task SendQueuedAsync_SingletonCommandHandler_AllocatesOneSmallReplyPerRoundTrip()
     {
-        var bytes = await MeasureRoundTripsAsync(new AllocCommand(41), static services => services.GetRequiredService<ICommandBus>().SendQueuedAsync);
+        var bytes = await MeasureRoundTripsAsync(new AllocCommand(41), static services => services.GetRequiredService<ICommandSender<AllocCommand, int>>().SendQueuedAsync);
 
         // The reply the sender awaits (a completion core, the staged result, the sender's options and its cancellation
         // registration): one object, 120 bytes for an int result.

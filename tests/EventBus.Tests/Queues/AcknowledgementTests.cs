@@ -49,19 +49,24 @@ public sealed class AcknowledgementTests
         var context = (await kept.WaitForCountAsync(1))[0];
         await bus.WaitUntilIdleAsync();
 
-        var act = () => context.Nack("too late");
+        var settlement = context.Settlement!.Value;
+        var act = () => settlement.Nack("too late");
 
         act.Should().Throw<InvalidOperationException>().WithMessage("*already ended*");
+        settlement.CanCommit.Should().BeFalse("a subscription acknowledges by returning");
+        settlement.Invoking(s => s.Commit()).Should().Throw<InvalidOperationException>().WithMessage("*stream consumer group*");
     }
 
     [Fact]
-    public async Task Nack_OnInlineSend_ThrowsClearError()
+    public async Task Settlement_InlineSendHasNoneAndAQueuedSendHasOne()
     {
         await using var bus = await TestBus.StartAsync(b => b.AddCommandHandler<NackMe, NackMeHandler>());
 
-        var act = async () => await bus.Commands.SendAsync(new NackMe());
+        var inline = await bus.Commands.SendAsync(new NackMe());
+        var queued = await bus.Get<ICommandSender<NackMe>>().SendQueuedAsync(new NackMe()).AsTask().Within();
 
-        (await act.Should().ThrowAsync<InvalidOperationException>()).WithMessage("*inline SendAsync has no redelivery*");
+        inline.Rejection!.Reason.Should().Be("no settlement", "an inline send has no redelivery to settle");
+        queued.Rejection!.Reason.Should().Be("a settlement", "a queued command can be nacked or dead-lettered");
     }
 
     [Fact]
@@ -263,8 +268,7 @@ public sealed class AcknowledgementTests
     {
         public ValueTask<CommandResult> HandleAsync(NackMe command, MessageContext context, CancellationToken cancellationToken)
         {
-            context.Nack("inline");
-            return ValueTask.FromResult(CommandResult.Accepted);
+            return ValueTask.FromResult<CommandResult>(CommandResult.Reject(context.Settlement is null ? "no settlement" : "a settlement"));
         }
     }
 
@@ -276,10 +280,10 @@ public sealed class AcknowledgementTests
             switch (@event.Behaviour)
             {
                 case "nack":
-                    context.Nack("not now");
+                    context.Settlement!.Value.Nack("not now");
                     break;
                 case "invalid":
-                    context.DeadLetter("the order has no lines");
+                    context.Settlement!.Value.DeadLetter("the order has no lines");
                     break;
                 case "throw":
                     throw new InvalidOperationException($"job {@event.N} failed");

@@ -415,10 +415,10 @@ public sealed class IdempotencyTests
                     await gate.WaitAsync(cancellationToken);
                     throw new InvalidOperationException($"job {@event.N} failed");
                 case "nack-first" when context.DeliveryCount == 1:
-                    context.Nack("not yet");
+                    context.Settlement!.Value.Nack("not yet");
                     return;
                 case "dead-letter-first" when started.Count == 1:
-                    context.DeadLetter("not this time");
+                    context.Settlement!.Value.DeadLetter("not this time");
                     return;
             }
 

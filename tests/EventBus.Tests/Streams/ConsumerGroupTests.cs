@@ -247,7 +247,7 @@ public sealed class ConsumerGroupTests
         {
             if (r.Number == 5)
             {
-                context.Commit();
+                context.Settlement!.Value.Commit();
             }
 
             return seen.Record(r, context);
@@ -267,7 +267,7 @@ public sealed class ConsumerGroupTests
     }
 
     [Fact]
-    public async Task Commit_OutsideAConsumerGroupDelivery_Throws()
+    public async Task Commit_AfterTheDeliveryOrOutsideAGroupDelivery_Throws()
     {
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>().AddEventHandler<Reading, StreamLogTests.OffsetRecorder>(ServiceLifetime.Singleton));
         MessageContext kept = default;
@@ -281,8 +281,10 @@ public sealed class ConsumerGroupTests
         await bus.PublishReadingsAsync(0, 1);
         await done.Task.Within();
 
-        kept.Invoking(c => c.Commit()).Should().Throw<InvalidOperationException>().WithMessage("*delivery has already ended*");
-        default(MessageContext).Invoking(c => c.Commit()).Should().Throw<InvalidOperationException>().WithMessage("*stream consumer group*");
+        kept.Settlement!.Value.CanCommit.Should().BeTrue();
+        kept.Settlement!.Value.Invoking(s => s.Commit()).Should().Throw<InvalidOperationException>().WithMessage("*delivery has already ended*");
+        default(MessageContext).Settlement.Should().BeNull("an envelope outside a delivery has no settlement");
+        default(MessageSettlement).Invoking(s => s.Commit()).Should().Throw<InvalidOperationException>().WithMessage("*stream consumer group*");
     }
 
     [Fact]

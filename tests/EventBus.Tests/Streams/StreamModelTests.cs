@@ -268,7 +268,7 @@ public abstract class StreamModelTests
                     var instruction = await permits.Reader.ReadAsync(cancellationToken);
                     if (instruction == Instruction.CommitOnly)
                     {
-                        context.Commit();
+                        context.Settlement!.Value.Commit();
                         signals.Writer.TryWrite(new Signal(SignalKind.CommittedInHand, offset, reading.Number));
                         continue;
                     }
@@ -280,7 +280,7 @@ public abstract class StreamModelTests
 
                     if (instruction == Instruction.HandleAndCommit)
                     {
-                        context.Commit();
+                        context.Settlement!.Value.Commit();
                     }
                     return;
                 }
