@@ -79,13 +79,6 @@ public sealed class EventBusOptions
     /// <value>The default value is <see langword="null"/> (each case is still logged and counted).</value>
     public Action<UndeliveredMessage>? OnUndelivered { get; set; }
 
-    /// <summary>
-    /// Gets or sets a callback for stream events a consumer group skipped without reading them: retention trimmed them first, or
-    /// the group's reset policy jumped over them. Each case is also logged and counted. Keep it short; an exception is logged and ignored.
-    /// </summary>
-    /// <value>The default value is <see langword="null"/>.</value>
-    public Action<StreamEventsSkipped>? OnStreamEventsSkipped { get; set; }
-
     internal IEnumerable<string> Validate()
     {
         if (DefaultCapacity is < 1 or > MaxCapacity)

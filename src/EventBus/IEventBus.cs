@@ -128,4 +128,17 @@ public interface IEventBus
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space, or the topic of <typeparamref name="TEvent"/> has no
     /// pull subscription of that name (the message names both, and the pull subscriptions the topic has).</exception>
     ChannelReader<StreamEvent<TEvent>> GetReader<TEvent>(string name);
+
+    /// <summary>
+    /// Creates a producer-side batcher: it collects events and publishes them as atomic batches
+    /// (<see cref="PublishBatchAsync{TEvent}(IReadOnlyList{TEvent}, PublishOptions?, CancellationToken)"/>) of up to
+    /// <paramref name="maxBatchSize"/> events, at the latest <paramref name="linger"/> after a batch's first event.
+    /// </summary>
+    /// <remarks>The linger timer runs on the bus's <see cref="TimeProvider"/> (the one in the container, or the system clock).</remarks>
+    /// <typeparam name="TEvent">The event type.</typeparam>
+    /// <param name="maxBatchSize">The largest batch, from 1 to 100,000.</param>
+    /// <param name="linger">How long a batch may wait for more events, from 1 ms to one hour.</param>
+    /// <returns>The batcher; dispose it to publish what is left.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBatchSize"/> or <paramref name="linger"/> is out of its range.</exception>
+    IEventBatcher<TEvent> CreateBatcher<TEvent>(int maxBatchSize, TimeSpan linger);
 }

@@ -76,6 +76,21 @@ internal sealed class BusObservers(ILogger logger)
         }
     }
 
+    public void StreamEventsSkipped(string topic, string group, long fromOffset, long count, string reason)
+    {
+        foreach (var observer in _observers)
+        {
+            try
+            {
+                observer.OnStreamEventsSkipped(topic, group, fromOffset, count, reason);
+            }
+            catch (Exception e)
+            {
+                Failed(observer, nameof(IEventBusObserver.OnStreamEventsSkipped), e);
+            }
+        }
+    }
+
     private void Failed(IEventBusObserver observer, string method, Exception exception) =>
         Log.ObserverFailed(logger, observer.GetType().FullName ?? observer.GetType().Name, method, exception);
 }

@@ -2,7 +2,8 @@ namespace EventBus;
 
 /// <summary>
 /// Observes what the bus does with messages: each message a topic accepts, each delivery a subscription or consumer group
-/// handled, each failed attempt, and each message that was not handled. For audit trails, custom metrics or tests.
+/// handled, each failed attempt, each message that was not handled, and each run of stream events a consumer group skipped.
+/// For audit trails, custom metrics or tests.
 /// </summary>
 /// <remarks>
 /// Register any number in the container (<c>services.AddSingleton&lt;IEventBusObserver, MyObserver&gt;()</c>, before the bus is
@@ -36,6 +37,19 @@ public interface IEventBusObserver
     /// <summary>A message was not handled successfully, for good: the same report <see cref="EventBusOptions.OnUndelivered"/> receives.</summary>
     /// <param name="message">The message, its subscription and why.</param>
     void OnUndelivered(UndeliveredMessage message)
+    {
+    }
+
+    /// <summary>
+    /// A consumer group skipped stream events without reading them: retention trimmed them first, or the group's reset policy
+    /// jumped over them. Each case is also logged and counted.
+    /// </summary>
+    /// <param name="topic">The stream's topic name.</param>
+    /// <param name="group">The consumer group's name.</param>
+    /// <param name="fromOffset">The first skipped offset.</param>
+    /// <param name="count">How many events were skipped, from <paramref name="fromOffset"/> on.</param>
+    /// <param name="reason">Why they were skipped.</param>
+    void OnStreamEventsSkipped(string topic, string group, long fromOffset, long count, string reason)
     {
     }
 }

@@ -68,8 +68,4 @@ internal static partial class Log
     [LoggerMessage(EventId = 17, EventName = "ObserverFailed", Level = LogLevel.Error,
         Message = "Event bus observer {Observer} threw in {Method}; the exception is ignored")]
     public static partial void ObserverFailed(ILogger logger, string observer, string method, Exception exception);
-
-    [LoggerMessage(EventId = 15, EventName = "SkippedCallbackFailed", Level = LogLevel.Error,
-        Message = "EventBusOptions.OnStreamEventsSkipped threw for consumer group {Group} on stream {Topic}; the exception is ignored")]
-    public static partial void SkippedCallbackFailed(ILogger logger, string group, string topic, Exception exception);
 }

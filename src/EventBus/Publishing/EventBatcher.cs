@@ -5,7 +5,7 @@ namespace EventBus;
 /// <summary>
 /// Collects events on the producer side and publishes them as atomic batches (<see cref="IEventBus.PublishBatchAsync{TEvent}"/>)
 /// when a batch reaches its maximum size or its linger delay has passed since its first event, like Kafka's
-/// <c>batch.size</c> and <c>linger.ms</c>. Create one with <see cref="EventBusBatchingExtensions.CreateBatcher{TEvent}(IEventBus, int, TimeSpan, TimeProvider?)"/>.
+/// <c>batch.size</c> and <c>linger.ms</c>. Create one with <see cref="IEventBus.CreateBatcher{TEvent}(int, TimeSpan)"/>.
 /// </summary>
 /// <typeparam name="TEvent">The event type.</typeparam>
 /// <remarks>
@@ -27,24 +27,17 @@ public interface IEventBatcher<in TEvent> : IAsyncDisposable
     ValueTask FlushAsync(CancellationToken cancellationToken = default);
 }
 
-/// <summary>Creates producer-side batchers.</summary>
-public static class EventBusBatchingExtensions
+/// <summary>Creates producer-side batchers for <see cref="IEventBus.CreateBatcher{TEvent}(int, TimeSpan)"/>.</summary>
+internal static class EventBatcher
 {
-    /// <summary>Creates a batcher that publishes up to <paramref name="maxBatchSize"/> events at a time, at the latest <paramref name="linger"/> after a batch's first event.</summary>
-    /// <typeparam name="TEvent">The event type.</typeparam>
-    /// <param name="bus">The bus to publish to.</param>
-    /// <param name="maxBatchSize">The largest batch, from 1 to 100,000.</param>
-    /// <param name="linger">How long a batch may wait for more events, from 1 ms to one hour.</param>
-    /// <param name="timeProvider">The clock of the linger timer, or <see langword="null"/> for the system clock.</param>
-    /// <returns>The batcher; dispose it to publish what is left.</returns>
-    public static IEventBatcher<TEvent> CreateBatcher<TEvent>(this IEventBus bus, int maxBatchSize, TimeSpan linger, TimeProvider? timeProvider = null)
+    /// <summary>Validates the batch size and the linger, then creates a batcher whose linger timer runs on <paramref name="time"/>.</summary>
+    public static IEventBatcher<TEvent> Create<TEvent>(IEventBus bus, int maxBatchSize, TimeSpan linger, TimeProvider time)
     {
-        ArgumentNullException.ThrowIfNull(bus);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatchSize);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBatchSize, 100_000);
         ArgumentOutOfRangeException.ThrowIfLessThan(linger, TimeSpan.FromMilliseconds(1));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(linger, TimeSpan.FromHours(1));
-        return new EventBatcher<TEvent>(bus, maxBatchSize, linger, timeProvider ?? TimeProvider.System);
+        return new EventBatcher<TEvent>(bus, maxBatchSize, linger, time);
     }
 }
 

@@ -64,6 +64,9 @@ internal sealed class EventPublisher(TopicTable topics, TimeProvider time) : IEv
         return pull.GetReader<TEvent>();
     }
 
+    public IEventBatcher<TEvent> CreateBatcher<TEvent>(int maxBatchSize, TimeSpan linger) =>
+        EventBatcher.Create<TEvent>(this, maxBatchSize, linger, time);
+
     /// <summary>The topic of <paramref name="event"/>'s runtime type; throws for a command, as a publish does.</summary>
     internal Topic TopicOf<TEvent>(TEvent @event)
     {

@@ -125,14 +125,6 @@ public sealed record ConsumerGroupInfo(string Topic, string Group, long Committe
     public long Lag => NextOffset - CommittedOffset;
 }
 
-/// <summary>Reported when a consumer group skips events it had not read: retention trimmed them, or a reset jumped over them.</summary>
-/// <param name="Topic">The topic name.</param>
-/// <param name="Group">The group name.</param>
-/// <param name="FromOffset">The first skipped offset.</param>
-/// <param name="Count">How many events were skipped.</param>
-/// <param name="Reason">Why.</param>
-public sealed record StreamEventsSkipped(string Topic, string Group, long FromOffset, long Count, string Reason);
-
 /// <summary>Where consumer groups keep their committed offsets. The default keeps them in memory; replace it to keep them durably.</summary>
 /// <remarks>Calls for one group come from one worker at a time; calls for different groups may run concurrently.</remarks>
 public interface IStreamOffsetStore

@@ -516,16 +516,12 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         }
 
         Log.StreamEventsSkipped(_env.Logger, Name, Topic, count, from, reason);
-        if (_env.Options.OnStreamEventsSkipped is { } callback)
+
+        // Observers run outside the bus's locks: a start reports its skip once it released the log's lock, the reading loop holds none.
+        Debug.Assert(!_log.Lock.IsHeldByCurrentThread, "Observers are called outside the log's lock.");
+        if (_env.Observers.Any)
         {
-            try
-            {
-                callback(new StreamEventsSkipped(Topic, Name, from, count, reason));
-            }
-            catch (Exception e)
-            {
-                Log.SkippedCallbackFailed(_env.Logger, Name, Topic, e);
-            }
+            _env.Observers.StreamEventsSkipped(Topic, Name, from, count, reason);
         }
     }
 

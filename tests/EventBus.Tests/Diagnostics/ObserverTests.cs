@@ -93,6 +93,35 @@ public sealed class ObserverTests
         }
     }
 
+    [Fact]
+    public async Task Observer_ThrowsInOnStreamEventsSkipped_IsLoggedAndTheOthersAndTheGroupGoOn()
+    {
+        var logs = new List<string>();
+        var skips = new SkipRecorder();
+        await using var bus = TestBus.Build(
+            b => b.AddStream<Reading>(o => o.MaxCount = 10)
+                .AddStreamGroup<Reading, StreamLogTests.OffsetRecorder>("g", g =>
+                {
+                    g.StartPosition = StreamPosition.First;
+                    g.Capacity = 100;
+                }, ServiceLifetime.Singleton),
+            s => s.AddSingleton<IEventBusObserver, ThrowingObserver>().AddSingleton<IEventBusObserver>(skips)
+                .AddLogging(l => l.AddProvider(new ListLoggerProvider(logs))));
+
+        await bus.PublishReadingsAsync(0, 30); // retention keeps 20-29 before the group starts at 0
+        await bus.Control.StartAsync();
+        var log = bus.Get<StreamLogTests.OffsetRecorder>().Log;
+        await log.WaitForCountAsync(10);
+
+        log.Offsets.Should().Equal(Enumerable.Range(20, 10).Select(i => (long)i));
+        skips.Items.Should().Equal(new SkippedEvents(typeof(Reading).FullName!, "g", 0, 20,
+            "retention trimmed them after the group joined the stream and before it started; reset policy Earliest"));
+        lock (logs)
+        {
+            logs.Should().Contain(m => m.StartsWith("Error ObserverFailed:", StringComparison.Ordinal) && m.Contains(nameof(IEventBusObserver.OnStreamEventsSkipped), StringComparison.Ordinal));
+        }
+    }
+
     public sealed record Job(int N);
 
     public sealed class FlakyJobHandler(Recorder<FlakyJobHandler, int> handled) : IEventHandler<Job>
@@ -160,5 +189,7 @@ public sealed class ObserverTests
         public void OnPublished(object message, MessageContext context) => throw new InvalidOperationException("observer bug");
 
         public void OnHandled(object message, MessageContext context) => throw new InvalidOperationException("observer bug");
+
+        public void OnStreamEventsSkipped(string topic, string group, long fromOffset, long count, string reason) => throw new InvalidOperationException("observer bug");
     }
 }

@@ -72,12 +72,12 @@ public sealed class BatchingTests
     }
 
     [Fact]
-    public async Task Batcher_FlushesFullBatchesAtOnceAndTheRestAfterTheLinger()
+    public async Task Batcher_FlushesFullBatchesAtOnceAndTheRestAfterTheLingerOnTheBusTimeProvider()
     {
         var time = new FakeTimeProvider();
-        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Reading, ReadingHandler>());
+        await using var bus = await TestBus.StartAsync(b => b.AddEventHandler<Reading, ReadingHandler>(), s => s.AddSingleton<TimeProvider>(time));
         var handled = bus.Get<Recorder<ReadingHandler, int>>();
-        await using var batcher = bus.Bus.CreateBatcher<Reading>(10, TimeSpan.FromMilliseconds(50), time);
+        await using var batcher = bus.Bus.CreateBatcher<Reading>(10, TimeSpan.FromMilliseconds(50));
 
         for (var n = 0; n < 25; n++)
         {
@@ -144,8 +144,9 @@ public sealed class BatchingTests
         var bus = testBus.Bus;
 
         FluentActions.Invoking(() => bus.CreateBatcher<Reading>(0, TimeSpan.FromSeconds(1))).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("maxBatchSize");
+        FluentActions.Invoking(() => bus.CreateBatcher<Reading>(100_001, TimeSpan.FromSeconds(1))).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("maxBatchSize");
         FluentActions.Invoking(() => bus.CreateBatcher<Reading>(10, TimeSpan.Zero)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("linger");
-        FluentActions.Invoking(() => EventBusBatchingExtensions.CreateBatcher<Reading>(null!, 10, TimeSpan.FromSeconds(1))).Should().Throw<ArgumentNullException>();
+        FluentActions.Invoking(() => bus.CreateBatcher<Reading>(10, TimeSpan.FromHours(1) + TimeSpan.FromTicks(1))).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("linger");
     }
 
     public sealed record Reading(int N);

@@ -69,14 +69,14 @@ public abstract class RetentionTests
     }
 
     [Fact]
-    public async Task Retention_TrimsEventsAGroupHadNotRead_ReportsTheSkipInTheLogTheCounterAndTheCallback()
+    public async Task Retention_TrimsEventsAGroupHadNotRead_ReportsTheSkipInTheLogTheCounterAndTheObservers()
     {
         var time = new FakeTimeProvider(Start);
-        var skips = new Recorder<StreamEventsSkipped>();
+        var skips = new SkipRecorder();
         var logged = new List<string>();
         await using var bus = await TestBus.StartAsync(
-            b => b.AddStream<Reading>(o => o.MaxAge = TimeSpan.FromMinutes(1)).Configure(o => o.OnStreamEventsSkipped = skips.Add),
-            Storage.With(s => s.AddSingleton<TimeProvider>(time).AddMetrics().AddLogging(l => l.AddProvider(new ListLoggerProvider(logged)))));
+            b => b.AddStream<Reading>(o => o.MaxAge = TimeSpan.FromMinutes(1)),
+            Storage.With(s => s.AddSingleton<TimeProvider>(time).AddSingleton<IEventBusObserver>(skips).AddMetrics().AddLogging(l => l.AddProvider(new ListLoggerProvider(logged)))));
         using var skipped = new SkippedCounter(bus.Services);
         await bus.PublishReadingsAsync(0, 1);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -110,7 +110,7 @@ public abstract class RetentionTests
         await seen.WaitForCountAsync(6);
 
         seen.Offsets.Should().Equal(0, 10, 11, 12, 13, 14);
-        skips.Items.Should().ContainSingle().Which.Should().Be(new StreamEventsSkipped(typeof(Reading).FullName!, "slow", 1, 9, "trimmed by retention before the group read them"));
+        skips.Items.Should().ContainSingle().Which.Should().Be(new SkippedEvents(typeof(Reading).FullName!, "slow", 1, 9, "trimmed by retention before the group read them"));
         group.GetInfo().Skipped.Should().Be(9);
         skipped.Total.Should().Be(9);
         logged.Should().ContainSingle(l => l.Contains("skipped 9 event(s) from offset 1", StringComparison.Ordinal));
@@ -119,8 +119,8 @@ public abstract class RetentionTests
     [Fact]
     public async Task Retention_TrimsWhileASynchronousHandlerRuns_TheRunAlreadyReadIsDeliveredAndOnlyTheRestIsSkipped()
     {
-        var skips = new Recorder<StreamEventsSkipped>();
-        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10).Configure(o => o.OnStreamEventsSkipped = skips.Add), Storage);
+        var skips = new SkipRecorder();
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10), Storage.With(s => s.AddSingleton<IEventBusObserver>(skips)));
         await bus.Bus.PublishBatchAsync(Enumerable.Range(0, 5).Select(i => new Reading(i)).ToList());
         using var gate = new ManualResetEventSlim();
         var inFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -147,7 +147,7 @@ public abstract class RetentionTests
         // are delivered, not lost. What it could no longer read is skipped, and reported.
         var (firstSkipped, skipped) = ReadsTrimmedRecordsWithinItsRun ? (5, 10) : (1, 14);
         seen.Offsets.Should().Equal(Enumerable.Range(0, firstSkipped).Concat(Enumerable.Range(15, 10)).Select(o => (long)o));
-        skips.Items.Should().ContainSingle().Which.Should().Be(new StreamEventsSkipped(typeof(Reading).FullName!, "blocking", firstSkipped, skipped, "trimmed by retention before the group read them"));
+        skips.Items.Should().ContainSingle().Which.Should().Be(new SkippedEvents(typeof(Reading).FullName!, "blocking", firstSkipped, skipped, "trimmed by retention before the group read them"));
         await Wait.UntilAsync(() => group.GetInfo() is { Position: 25, CommittedOffset: 25 } info && info.Skipped == skipped, "the group caught up");
     }
 
@@ -161,8 +161,8 @@ public abstract class RetentionTests
     [MemberData(nameof(ResetPolicies))]
     public async Task Resubscribe_CommittedOffsetTrimmed_ResetPolicyDecidesWhereToContinueAndTheSkipIsReported(OffsetResetPolicy policy, long[] expected, long skippedCount)
     {
-        var skips = new Recorder<StreamEventsSkipped>();
-        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10).Configure(o => o.OnStreamEventsSkipped = skips.Add), Storage);
+        var skips = new SkipRecorder();
+        await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10), Storage.With(s => s.AddSingleton<IEventBusObserver>(skips)));
         var first = new GroupLog();
         var group = await bus.SubscribeAsync("g", first);
         await bus.PublishReadingsAsync(0, 5);
@@ -180,7 +180,7 @@ public abstract class RetentionTests
         await second.WaitForCountAsync(expected.Length);
 
         second.Offsets.Should().Equal(expected);
-        skips.Items.Should().ContainSingle().Which.Should().Match<StreamEventsSkipped>(s => s.Group == "g" && s.FromOffset == 5 && s.Count == skippedCount);
+        skips.Items.Should().ContainSingle().Which.Should().Match<SkippedEvents>(s => s.Group == "g" && s.FromOffset == 5 && s.Count == skippedCount);
     }
 
     [Fact]

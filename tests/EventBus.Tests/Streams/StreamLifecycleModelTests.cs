@@ -1,5 +1,4 @@
 using EventBus.Tests.Storage;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using CsCheck;
@@ -80,16 +79,12 @@ public abstract class StreamLifecycleModelTests
     {
         var generation = scenario.Generations[index];
         var driver = new Driver(scenario.Groups.Length);
-        var skips = new ConcurrentQueue<StreamEventsSkipped>();
+        var skips = new SkipRecorder();
         var registered = Enumerable.Range(0, scenario.Groups.Length).Where(i => generation.Registered[i]).ToList();
         await using var bus = TestBus.Build(
             b =>
             {
-                b.Configure(o =>
-                {
-                    o.StopTimeout = TimeSpan.Zero; // a held handler is cancelled at once
-                    o.OnStreamEventsSkipped = skips.Enqueue;
-                });
+                b.Configure(o => o.StopTimeout = TimeSpan.Zero); // a held handler is cancelled at once
                 b.AddStream<Reading>(o => o.MaxCount = scenario.MaxCount);
                 foreach (var i in registered)
                 {
@@ -103,7 +98,7 @@ public abstract class StreamLifecycleModelTests
                     }, ServiceLifetime.Singleton);
                 }
             },
-            Storage.With(s => s.AddSingleton<IStreamOffsetStore>(store).AddSingleton(driver)));
+            Storage.With(s => s.AddSingleton<IStreamOffsetStore>(store).AddSingleton(driver).AddSingleton<IEventBusObserver>(skips)));
         var streams = bus.Streams();
         var where = $"bus {index + 1}";
 
@@ -223,7 +218,7 @@ public abstract class StreamLifecycleModelTests
                 (e.End, e.End, e.Started, e.Skipped), "{0}: group {1}'s offsets match the model", where, GroupName(i));
         }
 
-        skips.Select(s => (s.Group, s.FromOffset, s.Count)).Should().BeEquivalentTo(expectedSkips, "{0}: every gap is reported exactly once", where);
+        skips.Items.Select(s => (s.Group, s.FromOffset, s.Count)).Should().BeEquivalentTo(expectedSkips, "{0}: every gap is reported exactly once", where);
 
         // 4. The stop cancels the held handlers: what they held stays uncommitted, and every group that did not catch up lags.
         var report = await bus.Control.StopAsync().Within();

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using EventBus.Tests.Storage;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
@@ -130,16 +129,12 @@ public abstract class StreamModelTests
 
     private async Task RunAsync(Scenario scenario)
     {
-        var skips = new ConcurrentQueue<StreamEventsSkipped>();
+        var skips = new SkipRecorder();
         await using var bus = await TestBus.StartAsync(b =>
         {
             b.AddStream<Reading>(o => o.MaxCount = scenario.MaxCount);
-            b.Configure(o =>
-            {
-                o.OnStreamEventsSkipped = skips.Enqueue;
-                o.StopTimeout = TimeSpan.FromSeconds(2); // only a failed scenario leaves a handler waiting at the stop
-            });
-        }, Storage);
+            b.Configure(o => o.StopTimeout = TimeSpan.FromSeconds(2)); // only a failed scenario leaves a handler waiting at the stop
+        }, Storage.With(s => s.AddSingleton<IEventBusObserver>(skips)));
         await new Run(scenario, bus, skips).ExecuteAsync();
     }
 
@@ -297,7 +292,7 @@ public abstract class StreamModelTests
     }
 
     /// <summary>One scenario: the operations applied to the model and to the bus in step, and the checks between them.</summary>
-    private sealed class Run(Scenario scenario, TestBus bus, ConcurrentQueue<StreamEventsSkipped> skips)
+    private sealed class Run(Scenario scenario, TestBus bus, SkipRecorder skips)
     {
         private readonly IEventStreams _streams = bus.Streams();
         private readonly Group[] _groups = scenario.Groups.Select((spec, i) => new Group(GroupName(i), spec)).ToArray();
@@ -767,7 +762,7 @@ public abstract class StreamModelTests
                 group.Signals.Reader.TryPeek(out var unexpected).Should().BeFalse("group {0} took nothing in hand the model did not expect ({1}) after {2}", group.Name, unexpected, when);
             }
 
-            skips.Select(s => (s.Group, s.FromOffset, s.Count)).Should().Equal(_expectedSkips, "every gap is reported exactly once after {0}", when);
+            skips.Items.Select(s => (s.Group, s.FromOffset, s.Count)).Should().Equal(_expectedSkips, "every gap is reported exactly once after {0}", when);
         }
 
         /// <summary>
@@ -777,7 +772,7 @@ public abstract class StreamModelTests
         private void CheckRunsAreDense(Group group)
         {
             var handled = group.Handled;
-            var reported = skips.Where(s => s.Group == group.Name).Select(s => (s.FromOffset, s.Count)).ToList();
+            var reported = skips.Items.Where(s => s.Group == group.Name).Select(s => (s.FromOffset, s.Count)).ToList();
             var boundaries = group.RunStarts.Append(handled.Count).ToList();
             for (var run = 0; run < boundaries.Count - 1; run++)
             {
