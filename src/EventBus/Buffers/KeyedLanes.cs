@@ -40,7 +40,7 @@ internal sealed class KeyedLanes
     /// <summary>Appends an envelope to the lane of its key; false once the lanes are completed. The caller holds the topic's lock.</summary>
     public bool TryWrite(in Envelope envelope)
     {
-        var key = envelope.Context.PartitionKey;
+        var key = envelope.PartitionKey;
         var lane = key is null ? (int)(_nextKeyless++ % (uint)_lanes.Length) : PartitionKeys.WorkerOf(key, _lanes.Length);
         return _lanes[lane].TryWrite(envelope);
     }

@@ -10,7 +10,7 @@ internal sealed partial class Subscription
     private ValueTask ProcessAsync(WorkerState worker, in Envelope envelope)
     {
         var unit = new EnvelopeUnit(envelope.Message, envelope.Context);
-        var attempt = envelope.Context.DeliveryCount;
+        var attempt = unit.Context.DeliveryCount;
         var pending = _pipeline.DeliverAsync(worker.Delivery, unit, attempt, envelope.FirstFailureTicks);
         if (pending.IsCompletedSuccessfully)
         {

@@ -39,11 +39,12 @@ internal sealed partial class Subscription
     }
 
     /// <summary>Takes the oldest unread event, if any, for one reader: each event goes to one reader, acknowledged as it is taken.</summary>
-    public bool TryTake(out Envelope envelope)
+    public bool TryTake(out object message, out MessageContext context)
     {
         if (!_buffer.TryRead(out var taken))
         {
-            envelope = default;
+            message = null!;
+            context = default;
             return false;
         }
 
@@ -53,14 +54,14 @@ internal sealed partial class Subscription
         Interlocked.Increment(ref _pulled);
         Count(_metrics.Delivered, 1);
         Count(_metrics.Succeeded, 1);
-        var context = taken.Context.ForSubscription(Name);
+        message = taken.Message;
+        context = taken.Context.ForSubscription(Name);
         if (_env.Observers.Any)
         {
-            _env.Observers.Handled(taken.Message, context);
+            _env.Observers.Handled(message, context);
         }
 
         _pending?.Leave();
-        envelope = new Envelope(taken.Message, context);
         return true;
     }
 

@@ -21,9 +21,9 @@ internal sealed class SubscriptionReader<TEvent>(Subscription subscription) : Ch
 
     public override bool TryRead(out StreamEvent<TEvent> item)
     {
-        if (_subscription.TryTake(out var envelope))
+        if (_subscription.TryTake(out var message, out var context))
         {
-            item = new StreamEvent<TEvent>(MessageCast.As<TEvent>(envelope.Message), envelope.Context);
+            item = new StreamEvent<TEvent>(MessageCast.As<TEvent>(message), context);
             return true;
         }
 
