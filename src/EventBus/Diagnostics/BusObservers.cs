@@ -16,77 +16,34 @@ internal sealed class BusObservers(ILogger logger)
     /// <summary>Adds an observer while the bus is built, before anything can be published.</summary>
     public void Add(IEventBusObserver observer) => _observers = [.. _observers, observer];
 
-    public void Published(object message, in MessageContext context)
-    {
-        foreach (var observer in _observers)
-        {
-            try
-            {
-                observer.OnPublished(message, context);
-            }
-            catch (Exception e)
-            {
-                Failed(observer, nameof(IEventBusObserver.OnPublished), e);
-            }
-        }
-    }
+    public void Published(object message, in MessageContext context) =>
+        Notify((message, context), nameof(IEventBusObserver.OnPublished), static (o, s) => o.OnPublished(s.message, s.context));
 
-    public void Handled(object message, in MessageContext context)
-    {
-        foreach (var observer in _observers)
-        {
-            try
-            {
-                observer.OnHandled(message, context);
-            }
-            catch (Exception e)
-            {
-                Failed(observer, nameof(IEventBusObserver.OnHandled), e);
-            }
-        }
-    }
+    public void Handled(object message, in MessageContext context) =>
+        Notify((message, context), nameof(IEventBusObserver.OnHandled), static (o, s) => o.OnHandled(s.message, s.context));
 
-    public void AttemptFailed(object message, in MessageContext context, Exception? exception)
-    {
-        foreach (var observer in _observers)
-        {
-            try
-            {
-                observer.OnFailed(message, context, exception);
-            }
-            catch (Exception e)
-            {
-                Failed(observer, nameof(IEventBusObserver.OnFailed), e);
-            }
-        }
-    }
+    public void AttemptFailed(object message, in MessageContext context, Exception? exception) =>
+        Notify((message, context, exception), nameof(IEventBusObserver.OnFailed), static (o, s) => o.OnFailed(s.message, s.context, s.exception));
 
-    public void Undelivered(UndeliveredMessage message)
-    {
-        foreach (var observer in _observers)
-        {
-            try
-            {
-                observer.OnUndelivered(message);
-            }
-            catch (Exception e)
-            {
-                Failed(observer, nameof(IEventBusObserver.OnUndelivered), e);
-            }
-        }
-    }
+    public void Undelivered(UndeliveredMessage message) =>
+        Notify(message, nameof(IEventBusObserver.OnUndelivered), static (o, m) => o.OnUndelivered(m));
 
-    public void StreamEventsSkipped(string topic, string group, long fromOffset, long count, string reason)
+    public void StreamEventsSkipped(string topic, string group, long fromOffset, long count, string reason) =>
+        Notify((topic, group, fromOffset, count, reason), nameof(IEventBusObserver.OnStreamEventsSkipped), static (o, s) => o.OnStreamEventsSkipped(s.topic, s.group, s.fromOffset, s.count, s.reason));
+
+    /// <summary>Calls every observer in registration order; one that throws is logged and the others still run.</summary>
+    /// <remarks>The arguments travel as a struct and the calls are static lambdas: notifying allocates nothing.</remarks>
+    private void Notify<TState>(TState state, string method, Action<IEventBusObserver, TState> call)
     {
         foreach (var observer in _observers)
         {
             try
             {
-                observer.OnStreamEventsSkipped(topic, group, fromOffset, count, reason);
+                call(observer, state);
             }
             catch (Exception e)
             {
-                Failed(observer, nameof(IEventBusObserver.OnStreamEventsSkipped), e);
+                Failed(observer, method, e);
             }
         }
     }
