@@ -139,11 +139,11 @@ public sealed class ConsumerGroupTests
         await bus.PublishReadingsAsync(0, 500);
         await first.WaitForCountAsync(500);
         await group.DisposeAsync();
-        group.GetInfo().IsRunning.Should().BeFalse();
+        group.GetInfo().State.Should().Be(SubscriptionState.Stopped);
 
         await bus.PublishReadingsAsync(500, 300); // while the group is away
         bus.Streams().GetStreamInfo<Reading>().Groups.Should().ContainSingle()
-            .Which.Should().Match<ConsumerGroupInfo>(g => g.Group == "projection" && g.CommittedOffset == 500 && g.Lag == 300 && !g.IsRunning);
+            .Which.Should().Match<SubscriptionSnapshot>(g => g.Subscription == "projection" && g.CommittedOffset == 500 && g.Lag == 300 && g.State == SubscriptionState.Stopped);
 
         var second = new GroupLog();
         await using var resumed = await bus.SubscribeAsync("projection", second, o => o.StartPosition = StreamPosition.First);
@@ -188,7 +188,7 @@ public sealed class ConsumerGroupTests
         a.Offsets.Should().Equal(Enumerable.Range(0, 20).Select(i => (long)i));
         b.Offsets.Should().Equal(15, 16, 17, 18, 19);
         var groups = bus.Streams().GetStreamInfo<Reading>().Groups;
-        groups.Select(g => (g.Group, g.CommittedOffset, g.IsRunning)).Should().Equal(("a", 20L, true), ("b", 20L, true));
+        groups.Select(g => (g.Subscription, g.CommittedOffset, g.State)).Should().Equal(("a", (long?)20, SubscriptionState.Running), ("b", (long?)20, SubscriptionState.Running));
     }
 
     [Fact]
@@ -360,7 +360,10 @@ public sealed class ConsumerGroupTests
         await group.Completion.Invoking(c => c.Within()).Should().ThrowAsync<TimeoutException>();
         seen.Offsets.Should().Equal(0, 1, 2, 3);
         group.GetInfo().CommittedOffset.Should().Be(4);
-        bus.Streams().GetStreamInfo<Reading>().Groups.Single().IsRunning.Should().BeFalse();
+        group.GetInfo().Should().Match<SubscriptionSnapshot>(s => s.State == SubscriptionState.Faulted && s.InFlight == 0
+            && s.Delivered == 7 && s.Succeeded == 4 && s.Retried == 2 && s.Failed == 1 && s.DeadLettered == 0 && s.DeadLetters == 0,
+            "the group stopped on its fourth event, after three attempts, without dead-lettering it");
+        bus.Streams().GetStreamInfo<Reading>().Groups.Single().State.Should().Be(SubscriptionState.Stopped);
 
         await using var resumed = await bus.Streams().SubscribeAsync<Reading>("strict", (r, c, _) => seen.Record(r, c));
         await seen.WaitForCountAsync(10);
@@ -586,7 +589,7 @@ public sealed class ConsumerGroupTests
         var recorder = bus.Services.GetRequiredService<StreamLogTests.OffsetRecorder>();
         await Wait.UntilAsync(() => bus.Streams().GetStreamInfo<Reading>().Groups.Single().CommittedOffset == 5, "the group handled all five");
         recorder.Log.Offsets.Should().Equal(0, 1, 2, 3, 4);
-        bus.Control.GetSnapshot().Should().BeEmpty("the handler is the group's, not also a subscription");
+        bus.Control.GetSnapshot().Should().ContainSingle("the handler is the group's, not also a subscription").Which.Subscription.Should().Be("only-group");
     }
 
     [Fact]

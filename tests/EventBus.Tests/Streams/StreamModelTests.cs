@@ -605,7 +605,7 @@ public abstract class StreamModelTests
 
             await disposing.Within(Wait.Promptly);
             subscription.Completion.IsCompletedSuccessfully.Should().BeTrue("group {0} stopped because it was disposed", group.Name);
-            subscription.GetInfo().IsRunning.Should().BeFalse();
+            subscription.GetInfo().State.Should().Be(SubscriptionState.Stopped);
             group.Subscription = null;
             group.State = GroupState.Stopped;
             group.Stored = group.Committed;
@@ -751,9 +751,10 @@ public abstract class StreamModelTests
             (await ReadAllAsync(StreamPosition.First)).Should().Equal(Retained(_start), "a replay from First reads every retained event in offset order after {0}", when);
 
             var expectedGroups = _groups.Where(g => g.Known).OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => g.State == GroupState.Running
-                ? new ConsumerGroupInfo(info.Topic, g.Name, g.Committed, g.Position, _head, g.Skipped, IsRunning: true)
-                : new ConsumerGroupInfo(info.Topic, g.Name, g.Stored!.Value, g.Stored.Value, _head, 0, IsRunning: false));
-            info.Groups.Should().Equal(expectedGroups, "every group's offsets match the model after {0}", when);
+                ? (info.Topic, g.Name, (long?)g.Committed, (long?)g.Position, (long?)_head, g.Skipped, SubscriptionState.Running)
+                : (info.Topic, g.Name, g.Stored!.Value, g.Stored.Value, _head, 0L, SubscriptionState.Stopped));
+            info.Groups.Select(g => (g.Topic, g.Subscription, g.CommittedOffset, g.Position, g.NextOffset, g.Skipped, g.State))
+                .Should().Equal(expectedGroups, "every group's offsets match the model after {0}", when);
 
             // Property 2 (and 3, through the model): each group handled exactly the deliveries the model predicts, in order.
             foreach (var group in _groups)
@@ -809,7 +810,7 @@ public abstract class StreamModelTests
 
         private int NumberAt(long offset) => _numbers[checked((int)offset)];
 
-        private ConsumerGroupInfo? Describe(string name) => _streams.GetStreamInfo<Reading>().Groups.SingleOrDefault(g => g.Group == name);
+        private SubscriptionSnapshot? Describe(string name) => _streams.GetStreamInfo<Reading>().Groups.SingleOrDefault(g => g.Subscription == name);
 
         private string DescribeGroups() => string.Join("; ", _groups.Select(g => $"{g.Name} {g.State} committed {(g.State == GroupState.Running ? g.Committed : g.Stored)} capacity {g.Spec.Capacity}"));
 
