@@ -262,7 +262,7 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
                 await consumer.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (consumer.GetInfo() is { Lag: > 0 } info)
+            if (consumer.GetSnapshot() is { Lag: > 0 } info)
             {
                 lagging.Add(info);
             }
@@ -340,6 +340,6 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
 
     public IReadOnlyList<SubscriptionSnapshot> GetSnapshot() =>
         _topics.Subscriptions().Select(s => s.GetSnapshot())
-            .Concat(Streams.Consumers().Union(Volatile.Read(ref _groupsStopped)).Select(c => c.GetInfo()))
+            .Concat(Streams.Consumers().Union(Volatile.Read(ref _groupsStopped)).Select(c => c.GetSnapshot()))
             .OrderBy(s => s.Topic, StringComparer.Ordinal).ThenBy(s => s.Subscription, StringComparer.Ordinal).ToList();
 }

@@ -78,7 +78,7 @@ public interface IStreamSubscription : IAsyncDisposable
 
     /// <summary>Gets the group's snapshot: its offsets and lag, its options and its counters, as the bus's snapshot lists it.</summary>
     /// <returns>The group's state now (<see cref="SubscriptionSnapshot.Subscription"/> is the group's name).</returns>
-    SubscriptionSnapshot GetInfo();
+    SubscriptionSnapshot GetSnapshot();
 
     /// <summary>Moves the group to <paramref name="position"/> once the event in hand is finished, and commits there.</summary>
     /// <param name="position">The new position (clamped to the retained range).</param>

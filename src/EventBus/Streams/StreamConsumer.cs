@@ -275,7 +275,7 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
     /// <summary>Gets the group's mode in the subscriptions' vocabulary: one worker reads in offset order; more are key-ordered.</summary>
     public DeliveryMode Mode => _workers.Length > 1 ? DeliveryMode.KeyOrdered : DeliveryMode.Broadcast;
 
-    public SubscriptionSnapshot GetInfo()
+    public SubscriptionSnapshot GetSnapshot()
     {
         // The head is read last: it only grows, so a lag or a depth taken against it does not go negative from an older head.
         var committed = Committed;

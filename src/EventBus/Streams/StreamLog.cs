@@ -263,7 +263,7 @@ internal sealed partial class StreamLog
     {
         lock (_lock)
         {
-            var groups = _groups.Select(g => g.GetInfo())
+            var groups = _groups.Select(g => g.GetSnapshot())
                 .Concat(_stoppedGroups.Select(s => s.Value.Describe(Topic.Name, s.Key, _next)))
                 .OrderBy(g => g.Subscription, StringComparer.Ordinal)
                 .ToList();

@@ -37,7 +37,7 @@ public sealed class ConsumerGroupTests
         await bus.PublishReadingsAsync(10, 1);
 
         await log.WaitForCountAsync(expected.Length);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 11, "the group committed the last event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 11, "the group committed the last event");
         log.Offsets.Should().Equal(expected);
     }
 
@@ -139,7 +139,7 @@ public sealed class ConsumerGroupTests
         await bus.PublishReadingsAsync(0, 500);
         await first.WaitForCountAsync(500);
         await group.DisposeAsync();
-        group.GetInfo().State.Should().Be(SubscriptionState.Stopped);
+        group.GetSnapshot().State.Should().Be(SubscriptionState.Stopped);
 
         await bus.PublishReadingsAsync(500, 300); // while the group is away
         bus.Streams().GetStreamInfo<Reading>().Groups.Should().ContainSingle()
@@ -148,10 +148,10 @@ public sealed class ConsumerGroupTests
         var second = new GroupLog();
         await using var resumed = await bus.SubscribeAsync("projection", second, o => o.StartPosition = StreamPosition.First);
         await second.WaitForCountAsync(300);
-        await Wait.UntilAsync(() => resumed.GetInfo().Lag == 0, "the resumed group caught up");
+        await Wait.UntilAsync(() => resumed.GetSnapshot().Lag == 0, "the resumed group caught up");
 
         first.Offsets.Concat(second.Offsets).Should().Equal(Enumerable.Range(0, 800).Select(i => (long)i));
-        resumed.GetInfo().Skipped.Should().Be(0);
+        resumed.GetSnapshot().Skipped.Should().Be(0);
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public sealed class ConsumerGroupTests
         await second.WaitForCountAsync(1500);
 
         second.Offsets.Should().Equal(Enumerable.Range(100, 1500).Select(i => (long)i));
-        resumed.GetInfo().Skipped.Should().Be(0);
+        resumed.GetSnapshot().Skipped.Should().Be(0);
     }
 
     [Fact]
@@ -216,7 +216,7 @@ public sealed class ConsumerGroupTests
 
         offset.Should().Be(6);
         log.Offsets.Should().Equal(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 6, 7, 8, 9);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 10, "the group committed again after the re-read");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 10, "the group committed again after the re-read");
     }
 
     [Fact]
@@ -258,7 +258,7 @@ public sealed class ConsumerGroupTests
         });
         await seen.WaitForCountAsync(10);
         await group.DisposeAsync();
-        group.GetInfo().CommittedOffset.Should().Be(6);
+        group.GetSnapshot().CommittedOffset.Should().Be(6);
 
         var again = new GroupLog();
         await using var resumed = await bus.SubscribeAsync("manual", again, o => o.AckMode = AckMode.Manual);
@@ -308,7 +308,7 @@ public sealed class ConsumerGroupTests
         });
 
         await seen.WaitForCountAsync(6);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 6, "the group committed every event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 6, "the group committed every event");
 
         seen.Offsets.Should().Equal([0, 1, 2, 3, 4, 5], "at-most-once attempts each event once, the failed one included");
         var report = bus.Undelivered.Items.Should().ContainSingle().Subject;
@@ -359,8 +359,8 @@ public sealed class ConsumerGroupTests
 
         await group.Completion.Invoking(c => c.Within()).Should().ThrowAsync<TimeoutException>();
         seen.Offsets.Should().Equal(0, 1, 2, 3);
-        group.GetInfo().CommittedOffset.Should().Be(4);
-        group.GetInfo().Should().Match<SubscriptionSnapshot>(s => s.State == SubscriptionState.Faulted && s.InFlight == 0
+        group.GetSnapshot().CommittedOffset.Should().Be(4);
+        group.GetSnapshot().Should().Match<SubscriptionSnapshot>(s => s.State == SubscriptionState.Faulted && s.InFlight == 0
             && s.Delivered == 7 && s.Succeeded == 4 && s.Retried == 2 && s.Failed == 1 && s.DeadLettered == 0 && s.DeadLetters == 0,
             "the group stopped on its fourth event, after three attempts, without dead-lettering it");
         bus.Streams().GetStreamInfo<Reading>().Groups.Single().State.Should().Be(SubscriptionState.Stopped);
@@ -408,7 +408,7 @@ public sealed class ConsumerGroupTests
         deadLetter.ExceptionType.Should().Be(typeof(TimeoutException).FullName);
         deadLetter.Reason.Should().Contain("timeout of 00:00:05");
         deadLetter.DeliveryCount.Should().Be(2);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 5, "the group committed past the dead-lettered event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 5, "the group committed past the dead-lettered event");
     }
 
     [Fact]
@@ -505,7 +505,7 @@ public sealed class ConsumerGroupTests
         });
 
         await bus.PublishReadingsAsync(0, 3);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 3, "the group went past every failed event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 3, "the group went past every failed event");
 
         bus.Get<IDeadLetterQueue>().GetDeadLetters().Select(d => d.Context.Offset).Should().Equal(1L, 2L);
         bus.Undelivered.Items.Should().ContainSingle(u => u.Reason == UndeliveredReason.DeadLetterDiscarded).Which.Context.Offset.Should().Be(0);
@@ -545,7 +545,7 @@ public sealed class ConsumerGroupTests
         deadLetter.Context.Offset.Should().Be(2);
         deadLetter.ExceptionType.Should().Be(typeof(FormatException).FullName);
         bus.Undelivered.Items.Should().ContainSingle(u => u.Reason == UndeliveredReason.HandlerFailed && u.Subscription == "lenient");
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 5, "the group committed past the dead-lettered event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 5, "the group committed past the dead-lettered event");
     }
 
     [Fact]
@@ -562,7 +562,7 @@ public sealed class ConsumerGroupTests
         await seen.WaitForCountAsync(7);
         await group.DisposeAsync();
 
-        group.GetInfo().CommittedOffset.Should().Be(7);
+        group.GetSnapshot().CommittedOffset.Should().Be(7);
     }
 
     [Fact]
@@ -641,7 +641,7 @@ public sealed class ConsumerGroupTests
 
         report.Drained.Should().BeTrue();
         log.Offsets.Should().Equal(Enumerable.Range(0, 2000).Select(i => (long)i));
-        group.GetInfo().CommittedOffset.Should().Be(2000);
+        group.GetSnapshot().CommittedOffset.Should().Be(2000);
         await group.Completion.Within();
         await bus.DisposeAsync();
     }
@@ -706,7 +706,7 @@ public sealed class ConsumerGroupTests
     {
         foreach (var group in groups)
         {
-            await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == offset, "every group committed the last event");
+            await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == offset, "every group committed the last event");
             await group.DisposeAsync();
         }
     }

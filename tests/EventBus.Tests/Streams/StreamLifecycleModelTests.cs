@@ -205,7 +205,7 @@ public abstract class StreamLifecycleModelTests
             }
             else
             {
-                await Wait.UntilAsync(() => streams.GetSubscription<Reading>(GroupName(i))?.GetInfo().CommittedOffset == head, $"{where}: group {GroupName(i)} caught up", Wait.Promptly);
+                await Wait.UntilAsync(() => streams.GetSubscription<Reading>(GroupName(i))?.GetSnapshot().CommittedOffset == head, $"{where}: group {GroupName(i)} caught up", Wait.Promptly);
             }
         }
 

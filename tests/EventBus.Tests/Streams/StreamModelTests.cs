@@ -519,7 +519,7 @@ public abstract class StreamModelTests
             {
                 await Wait.UntilAsync(
                     () => (alternative is not null && group.Signals.Reader.TryPeek(out _))
-                        || (subscription.GetInfo() is var info && info.Position == group.Position && info.CommittedOffset == group.Committed),
+                        || (subscription.GetSnapshot() is var info && info.Position == group.Position && info.CommittedOffset == group.Committed),
                     $"group {group.Name} is idle at {group.Position} with {group.Committed} committed",
                     Wait.Promptly);
             }
@@ -534,7 +534,7 @@ public abstract class StreamModelTests
                 return;
             }
 
-            var actual = subscription.GetInfo();
+            var actual = subscription.GetSnapshot();
             (actual.Position, actual.CommittedOffset).Should().Be((group.Position, group.Committed), "group {0} is idle at the head with its offsets settled", group.Name);
         }
 
@@ -572,7 +572,7 @@ public abstract class StreamModelTests
             }
             catch (TimeoutException e)
             {
-                throw new TimeoutException($"Group {group.Name} did not {what} within {Wait.Promptly}; it shows {group.Subscription?.GetInfo()}.", e);
+                throw new TimeoutException($"Group {group.Name} did not {what} within {Wait.Promptly}; it shows {group.Subscription?.GetSnapshot()}.", e);
             }
         }
 
@@ -605,7 +605,7 @@ public abstract class StreamModelTests
 
             await disposing.Within(Wait.Promptly);
             subscription.Completion.IsCompletedSuccessfully.Should().BeTrue("group {0} stopped because it was disposed", group.Name);
-            subscription.GetInfo().State.Should().Be(SubscriptionState.Stopped);
+            subscription.GetSnapshot().State.Should().Be(SubscriptionState.Stopped);
             group.Subscription = null;
             group.State = GroupState.Stopped;
             group.Stored = group.Committed;
@@ -662,7 +662,7 @@ public abstract class StreamModelTests
                 var expected = before.CommittedOffset >= info.FirstOffset
                     ? before.CommittedOffset
                     : group.Spec.Reset == OffsetResetPolicy.Earliest ? info.FirstOffset : info.NextOffset;
-                group.Running.GetInfo().Position.Should().Be(expected, "group {0} resumes at its committed offset {1} (retained from {2})", group.Name, before.CommittedOffset, info.FirstOffset);
+                group.Running.GetSnapshot().Position.Should().Be(expected, "group {0} resumes at its committed offset {1} (retained from {2})", group.Name, before.CommittedOffset, info.FirstOffset);
             }
         }
 
