@@ -87,8 +87,8 @@ await CompareSalesReportsAsync();
 var control = host.Services.GetRequiredService<IEventBusControl>();
 var report = await control.StopAsync();
 Console.WriteLine();
-Console.WriteLine($"Bus stopped: drained = {report.Drained}, unfinished = {report.Unfinished.Count}. Subscriptions (IEventBusControl.GetSnapshot()):");
-Console.WriteLine($"  {"topic",-16}{"subscription",-42}{"mode",-10}{"workers",8}{"delivered",10}{"succeeded",10}{"failed",7}");
+Console.WriteLine($"Bus stopped: drained = {report.Drained}, unfinished = {report.Unfinished.Count}. Subscriptions and consumer groups (IEventBusControl.GetSnapshot()):");
+Console.WriteLine($"  {"topic",-16}{"subscription or group",-42}{"mode",-10}{"workers",8}{"delivered",10}{"succeeded",10}{"failed",7}");
 foreach (var s in control.GetSnapshot())
 {
     Console.WriteLine($"  {TypeName(s.Topic),-16}{s.Subscription.Replace("ModularMonolith.", "", StringComparison.Ordinal),-42}{s.Mode,-10}{s.Workers,8}{s.Delivered,10}{s.Succeeded,10}{s.Failed,7}");
@@ -100,7 +100,7 @@ Console.WriteLine($"Stream {TypeName(stream.Topic)} (IEventStreams.GetStreamInfo
 Console.WriteLine($"  {"group",-16}{"committed offset",18}{"lag",6}");
 foreach (var g in stream.Groups)
 {
-    Console.WriteLine($"  {g.Group,-16}{g.CommittedOffset,18}{g.Lag,6}");
+    Console.WriteLine($"  {g.Subscription,-16}{g.CommittedOffset,18}{g.Lag,6}");
 }
 
 Console.WriteLine();

@@ -29,11 +29,18 @@ public interface IEventBusControl
     /// <returns>The topology; <see cref="BusTopology.ToMermaid"/> renders it as a diagram.</returns>
     BusTopology DescribeTopology();
 
-    /// <summary>Takes a snapshot of every subscription: configuration, buffer depth, in-flight count and counters.</summary>
+    /// <summary>
+    /// Takes a snapshot of every subscription and consumer group: configuration, buffer depth, in-flight count and counters, and
+    /// for a group its offsets and lag.
+    /// </summary>
     /// <remarks>
-    /// Counters move when a delivery ends, just after the handler returns: a snapshot taken from a signal the handler itself raised
-    /// may still show that delivery in flight. For final figures, take the snapshot after <see cref="StopAsync"/>.
+    /// <para>Consumer groups are listed while registered (<see cref="EventBusBuilder.AddStreamGroup{TEvent, THandler}"/>) or running
+    /// (<see cref="IEventStreams.SubscribeAsync{TEvent}"/>), and after <see cref="StopAsync"/> the groups it stopped. A group
+    /// disposed while the bus runs leaves the snapshot: <see cref="IEventStreams.GetStreamInfo{TEvent}"/> lists it with its
+    /// committed offset.</para>
+    /// <para>Counters move when a delivery ends, just after the handler returns: a snapshot taken from a signal the handler itself
+    /// raised may still show that delivery in flight. For final figures, take the snapshot after <see cref="StopAsync"/>.</para>
     /// </remarks>
-    /// <returns>One entry per subscription, ordered by topic then subscription.</returns>
+    /// <returns>One entry per subscription and per consumer group, ordered by topic, then by subscription or group name.</returns>
     IReadOnlyList<SubscriptionSnapshot> GetSnapshot();
 }

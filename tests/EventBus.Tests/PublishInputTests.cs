@@ -72,21 +72,33 @@ public sealed class PublishInputTests
 
         var publish = async () => await bus.Bus.PublishAsync(new DoSomething());
         var batch = async () => await bus.Bus.PublishBatchAsync([new DoSomething()]);
+        var publishWithResult = async () => await bus.Bus.PublishAsync(new Compute(2));
+        var publishWithResultAsObject = async () => await bus.Bus.PublishAsync<object>(new Compute(2)); // found by its runtime type
+        var batchWithResult = async () => await bus.Bus.PublishBatchAsync([new Compute(2)]);
 
         await publish.Should().ThrowExactlyAsync<ArgumentException>().WithMessage($"*{typeof(DoSomething).FullName}*command*");
         await batch.Should().ThrowExactlyAsync<ArgumentException>().WithMessage($"*{typeof(DoSomething).FullName}*command*");
+        await publishWithResult.Should().ThrowExactlyAsync<ArgumentException>().WithMessage($"*{typeof(Compute).FullName}*command*");
+        await publishWithResultAsObject.Should().ThrowExactlyAsync<ArgumentException>().WithMessage($"*{typeof(Compute).FullName}*command*");
+        await batchWithResult.Should().ThrowExactlyAsync<ArgumentException>().WithMessage($"*{typeof(Compute).FullName}*command*");
+        bus.Bus.Invoking(b => b.AsChannelWriter<Compute>()).Should().ThrowExactly<ArgumentException>().WithMessage($"*{typeof(Compute).FullName}*command*");
+        await bus.Bus.PublishAsync(new Known(1));
+        (await bus.Log<KnownHandler, int>().WaitForCountAsync(1)).Should().Equal([1], "an event is published as before");
         (await bus.Control.StopAsync()).Drained.Should().BeTrue();
         bus.Get<Recorder<DoSomethingHandler, int>>().Count.Should().Be(0);
+        bus.Get<Recorder<ComputeHandler, int>>().Count.Should().Be(0);
     }
 
     private static Task<TestBus> StartAsync() =>
-        TestBus.StartAsync(b => b.AddEventHandler<Known, KnownHandler>().AddCommandHandler<DoSomething, DoSomethingHandler>());
+        TestBus.StartAsync(b => b.AddEventHandler<Known, KnownHandler>().AddCommandHandler<DoSomething, DoSomethingHandler>().AddCommandHandler<Compute, int, ComputeHandler>());
 
     public sealed record Known(int N);
 
     public sealed record Unknown;
 
     public sealed record DoSomething : ICommand;
+
+    public sealed record Compute(int N) : ICommand<int>;
 
     public sealed class KnownHandler(Recorder<KnownHandler, int> log) : IEventHandler<Known>
     {
@@ -103,6 +115,15 @@ public sealed class PublishInputTests
         {
             log.Add(1);
             return ValueTask.FromResult(CommandResult.Accepted);
+        }
+    }
+
+    public sealed class ComputeHandler(Recorder<ComputeHandler, int> log) : ICommandHandler<Compute, int>
+    {
+        public ValueTask<CommandResult<int>> HandleAsync(Compute command, MessageContext context, CancellationToken cancellationToken)
+        {
+            log.Add(command.N);
+            return ValueTask.FromResult<CommandResult<int>>(command.N * command.N);
         }
     }
 }

@@ -148,7 +148,7 @@ public sealed class OrderFlowTests
             (1001, 0L), (1002, 1L), (1004, 2L), (1005, 3L), (1006, 4L), (1007, 5L), (1008, 6L));
 
         // The figures the sample's README prints (topic, subscription, mode, workers, delivered, succeeded, failed); final at idle.
-        // Consumer groups are not subscriptions: they are not in the snapshot (the README prints them from GetStreamInfo()).
+        // No consumer group runs in this scenario (Program.cs starts them), so the snapshot lists the subscriptions only.
         harness.Control.GetSnapshot()
             .Select(s => $"{s.Topic[(s.Topic.LastIndexOf('.') + 1)..]} | {s.Subscription["ModularMonolith.".Length..]} | {s.Mode} | {s.Workers} | {s.Delivered} | {s.Succeeded} | {s.Failed}")
             .Should().Equal(

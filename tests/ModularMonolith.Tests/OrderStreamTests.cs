@@ -56,7 +56,7 @@ public sealed class OrderStreamTests
         Lines(live).Should().Equal(Lines(rebuilt));
 
         // A replay is no group and commits nothing: the only group is the one that took over, at the offset the replay ended at.
-        streams.GetStreamInfo<OrderPlaced>().Groups.Select(g => (g.Group, g.CommittedOffset, g.IsRunning)).Should().Equal((SalesReportGroup, 4L, true));
+        streams.GetStreamInfo<OrderPlaced>().Groups.Select(g => (g.Subscription, g.CommittedOffset, g.State)).Should().Equal((SalesReportGroup, (long?)4, SubscriptionState.Running));
         GroupDeliveries(harness, SalesReportGroup).Should().BeEmpty();
 
         await PlaceAsync(services, harness, Later);
@@ -84,11 +84,11 @@ public sealed class OrderStreamTests
 
         await SampleApp.InvokeAsync(invoicing, "StopAsync");
 
-        Invoicing(streams).Should().Be((4L, 0L, false), "stopping commits what the group handled: offsets 0-3");
+        Invoicing(streams).Should().Be((4L, 0L, SubscriptionState.Stopped), "stopping commits what the group handled: offsets 0-3");
 
         await PlaceAsync(services, harness, Later);
 
-        Invoicing(streams).Should().Be((4L, 3L, false), "the orders placed while it is stopped wait in the stream");
+        Invoicing(streams).Should().Be((4L, 3L, SubscriptionState.Stopped), "the orders placed while it is stopped wait in the stream");
         GroupDeliveries(harness, InvoicingGroup).Should().Equal(0L, 1L, 2L, 3L);
 
         await SampleApp.InvokeAsync(invoicing, "StartAsync", CancellationToken.None);
@@ -109,7 +109,7 @@ public sealed class OrderStreamTests
 
         // Stopped again, it has committed past the last order (a stop flushes the commit; at idle it may still be in progress).
         await SampleApp.InvokeAsync(invoicing, "StopAsync");
-        Invoicing(streams).Should().Be((7L, 0L, false));
+        Invoicing(streams).Should().Be((7L, 0L, SubscriptionState.Stopped));
     }
 
     /// <summary>Sends the orders one by one, as the storefront does, and waits until every flow they start has finished.</summary>
@@ -131,9 +131,9 @@ public sealed class OrderStreamTests
         harness.Handled<OrderPlaced>().Where(c => c.Context.Subscription == group).Select(c => c.Context.Offset).ToList();
 
     /// <summary>The invoicing group's committed offset, lag and state, as the stream reports them.</summary>
-    private static (long CommittedOffset, long Lag, bool IsRunning) Invoicing(IEventStreams streams)
+    private static (long CommittedOffset, long Lag, SubscriptionState State) Invoicing(IEventStreams streams)
     {
-        var group = streams.GetStreamInfo<OrderPlaced>().Groups.Single(g => g.Group == InvoicingGroup);
-        return (group.CommittedOffset, group.Lag, group.IsRunning);
+        var group = streams.GetStreamInfo<OrderPlaced>().Groups.Single(g => g.Subscription == InvoicingGroup);
+        return (group.CommittedOffset!.Value, group.Lag!.Value, group.State);
     }
 }

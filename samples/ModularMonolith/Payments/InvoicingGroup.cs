@@ -46,7 +46,7 @@ internal sealed class InvoicingGroup(IEventStreams streams, InvoiceLedger ledger
         Trace.Write("Payments", $"consumer group \"{Name}\" stopped (DisposeAsync): committed offset {stopped.CommittedOffset} (lag {stopped.Lag})");
     }
 
-    private ConsumerGroupInfo? GroupInfo() => streams.GetStreamInfo<OrderPlaced>().Groups.FirstOrDefault(g => g.Group == Name);
+    private SubscriptionSnapshot? GroupInfo() => streams.GetStreamInfo<OrderPlaced>().Groups.FirstOrDefault(g => g.Subscription == Name);
 
     private ValueTask IssueInvoiceAsync(OrderPlaced order, MessageContext context, CancellationToken cancellationToken)
     {

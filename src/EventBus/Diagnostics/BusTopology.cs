@@ -153,7 +153,7 @@ public sealed record TopicDescription(string Name, Type MessageType, bool IsComm
 /// <param name="IsBatch">Whether the handler is an <see cref="IBatchEventHandler{TEvent}"/>.</param>
 public sealed record SubscriptionDescription(string Name, Type HandlerType, DeliveryMode Mode, int Workers, int Capacity, FullPolicy FullPolicy, int MaxDeliveries, TimeSpan? HandlerTimeout, AckMode AckMode, bool IsBatch);
 
-/// <summary>The state of a subscription's workers.</summary>
+/// <summary>The state of a subscription's or consumer group's workers.</summary>
 public enum SubscriptionState
 {
     /// <summary>The bus has not started.</summary>
@@ -162,9 +162,13 @@ public enum SubscriptionState
     /// <summary>The workers run.</summary>
     Running = 1,
 
-    /// <summary>The bus stopped and the workers exited.</summary>
+    /// <summary>The bus stopped and the workers exited (a consumer group's also when it was disposed, or before it ever ran).</summary>
     Stopped = 2,
 
-    /// <summary>A worker ended with an unexpected error (a bug in the bus); messages of this subscription are no longer handled.</summary>
+    /// <summary>
+    /// A worker ended with an unexpected error (a bug in the bus); messages of this subscription are no longer handled. A consumer
+    /// group is faulted once it stopped on a failure (<see cref="ConsumerGroupOptions.StopOnFailure"/>) or an error: its
+    /// <see cref="IStreamSubscription.Completion"/> faults with it.
+    /// </summary>
     Faulted = 3,
 }

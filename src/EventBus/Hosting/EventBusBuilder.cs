@@ -398,7 +398,7 @@ public sealed class EventBusBuilder
         if (MessageTypes.IsCommand(messageType))
         {
             throw new ArgumentException(
-                $"'{handlerType.FullName}' handles '{messageType.FullName}' as an event, but it is a command (it implements ICommand). Implement ICommandHandler<> and register it with AddCommandHandler.",
+                $"'{handlerType.FullName}' handles '{messageType.FullName}' as an event, but it is a command (it implements ICommand or ICommand<TResult>). Implement ICommandHandler<> and register it with AddCommandHandler.",
                 nameof(messageType));
         }
     }

@@ -3,7 +3,7 @@ namespace EventBus;
 /// <summary>What <see cref="IEventBusControl.StopAsync(CancellationToken)"/> could and could not finish.</summary>
 public sealed class StopReport
 {
-    internal StopReport(bool drained, TimeSpan elapsed, IReadOnlyList<UndeliveredMessage> unfinished, IReadOnlyList<ConsumerGroupInfo> laggingGroups)
+    internal StopReport(bool drained, TimeSpan elapsed, IReadOnlyList<UndeliveredMessage> unfinished, IReadOnlyList<SubscriptionSnapshot> laggingGroups)
     {
         Drained = drained;
         Elapsed = elapsed;
@@ -25,11 +25,11 @@ public sealed class StopReport
 
     /// <summary>
     /// Gets the consumer groups that had not processed every event of their stream when they stopped, each with its committed offset
-    /// and lag (<see cref="ConsumerGroupInfo.Lag"/>). Their unread events are not lost to the group: they stay in the stream, and a
-    /// group resumed on the same stream goes on from its committed offset (an in-memory stream lives as long as its bus's container).
-    /// Empty when every group caught up.
+    /// and lag (<see cref="SubscriptionSnapshot.CommittedOffset"/>, <see cref="SubscriptionSnapshot.Lag"/>) and its final counters.
+    /// Their unread events are not lost to the group: they stay in the stream, and a group resumed on the same stream goes on from
+    /// its committed offset (an in-memory stream lives as long as its bus's container). Empty when every group caught up.
     /// </summary>
-    public IReadOnlyList<ConsumerGroupInfo> LaggingGroups { get; }
+    public IReadOnlyList<SubscriptionSnapshot> LaggingGroups { get; }
 
     /// <inheritdoc />
     public override string ToString() => Drained

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace EventBus;
@@ -6,7 +7,21 @@ namespace EventBus;
 /// <summary>Classifies message types and names their topics.</summary>
 internal static class MessageTypes
 {
-    public static bool IsCommand(Type type) => typeof(IBaseCommand).IsAssignableFrom(type);
+    /// <summary>Whether <paramref name="type"/> is a command: it implements <see cref="ICommand"/> or a closed <see cref="ICommand{TResult}"/>, or is one.</summary>
+    /// <remarks>
+    /// Not on the publish path: a topic keeps the answer (<see cref="Topic.IsCommand"/>), so it is asked once per topic created,
+    /// per channel writer, and per registration.
+    /// </remarks>
+    [UnconditionalSuppressMessage("Trimming", "IL2070:GetInterfaces needs the type's interfaces kept", Justification =
+        "Only implementations of ICommand<> are looked for, and this method uses ICommand<>. The trimmers keep an interface " +
+        "implementation whose interface is used on every type the app constructs (ILLink: the interface is marked and the type " +
+        "instantiated; Native AOT: every instantiation of an interface whose definition is used), so every message type whose " +
+        "instances can reach the bus keeps it. An annotation could not carry the requirement instead: one caller passes the runtime " +
+        "type of a published message (object.GetType()).")]
+    public static bool IsCommand(Type type) =>
+        typeof(ICommand).IsAssignableFrom(type) || IsCommandWithResult(type) || Array.Exists(type.GetInterfaces(), IsCommandWithResult);
+
+    private static bool IsCommandWithResult(Type type) => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ICommand<>);
 
     /// <summary>The message-type key: the CLR full name (generic arguments included).</summary>
     public static string GetKey(Type type) => type.FullName ?? type.Name;

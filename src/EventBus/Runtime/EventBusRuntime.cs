@@ -28,6 +28,7 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
     private readonly TopicTable _topics;
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private Task<StopReport>? _stopTask;
+    private StreamConsumer[] _groupsStopped = []; // the groups the stop stopped: their final figures stay in the snapshot
 
     public EventBusRuntime(IServiceProvider services, EventBusRegistry registry, IOptions<EventBusOptions> options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
@@ -253,7 +254,7 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
         unfinished.InsertRange(0, Environment.Failures.Unfinished());
 
         // A group's unread events stay in its stream: its lag, not a loss. Groups that never started leave the stream now.
-        var lagging = new List<ConsumerGroupInfo>();
+        var lagging = new List<SubscriptionSnapshot>();
         foreach (var consumer in consumers)
         {
             if (!consumer.IsStarted)
@@ -261,12 +262,13 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
                 await consumer.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (consumer.GetInfo() is { Lag: > 0 } info)
+            if (consumer.GetSnapshot() is { Lag: > 0 } info)
             {
                 lagging.Add(info);
             }
         }
 
+        Volatile.Write(ref _groupsStopped, consumers);
         drained = unfinished.Count == 0 && lagging.Count == 0;
         _lifecycle.SetStopped();
         var report = new StopReport(drained, _time.GetElapsedTime(started), unfinished, lagging);
@@ -338,5 +340,6 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
 
     public IReadOnlyList<SubscriptionSnapshot> GetSnapshot() =>
         _topics.Subscriptions().Select(s => s.GetSnapshot())
+            .Concat(Streams.Consumers().Union(Volatile.Read(ref _groupsStopped)).Select(c => c.GetSnapshot()))
             .OrderBy(s => s.Topic, StringComparer.Ordinal).ThenBy(s => s.Subscription, StringComparer.Ordinal).ToList();
 }

@@ -49,7 +49,7 @@ internal sealed class EventStreams(TopicTable topics, Func<Type, bool> isStream,
         lock (log.Lock)
         {
             offset = log.Resolve(position);
-            log.SetStoppedGroup(group, offset, Options.DefaultCapacity);
+            log.SetStoppedGroup(group, offset, new StreamLog.StoppedGroup(offset, Options.DefaultCapacity, DeliveryMode.Broadcast, Workers: 1, new ConsumerGroupOptions().EffectiveFullPolicy(Options)));
         }
 
         await OffsetStore.SaveAsync(log.Topic.Name, group, offset, cancellationToken).ConfigureAwait(false);

@@ -76,9 +76,9 @@ public interface IStreamSubscription : IAsyncDisposable
     /// </summary>
     Task Completion { get; }
 
-    /// <summary>Gets the group's offsets and lag.</summary>
-    /// <returns>The group's state now.</returns>
-    ConsumerGroupInfo GetInfo();
+    /// <summary>Gets the group's snapshot: its offsets and lag, its options and its counters, as the bus's snapshot lists it.</summary>
+    /// <returns>The group's state now (<see cref="SubscriptionSnapshot.Subscription"/> is the group's name).</returns>
+    SubscriptionSnapshot GetSnapshot();
 
     /// <summary>Moves the group to <paramref name="position"/> once the event in hand is finished, and commits there.</summary>
     /// <param name="position">The new position (clamped to the retained range).</param>
@@ -104,25 +104,16 @@ public readonly record struct StreamEvent<TEvent>(TEvent Event, MessageContext C
 /// <param name="Topic">The topic name.</param>
 /// <param name="FirstOffset">The offset of the oldest retained event (equal to <paramref name="NextOffset"/> when none is).</param>
 /// <param name="NextOffset">The offset the next published event gets: the head.</param>
-/// <param name="Groups">Every group the stream knows: running ones and ones that ran before.</param>
-public sealed record StreamInfo(string Topic, long FirstOffset, long NextOffset, IReadOnlyList<ConsumerGroupInfo> Groups)
+/// <param name="Groups">
+/// Every group the stream knows, ordered by name: running and registered ones (as <see cref="IEventBusControl.GetSnapshot"/>
+/// lists them), and ones that ran before or were sought while stopped, with <see cref="SubscriptionState.Stopped"/>, their
+/// committed offset as their position, and the options they ran with (the defaults for a group that has not run in this
+/// process); their counters went with the group that ran.
+/// </param>
+public sealed record StreamInfo(string Topic, long FirstOffset, long NextOffset, IReadOnlyList<SubscriptionSnapshot> Groups)
 {
     /// <summary>Gets how many events the stream retains.</summary>
     public long RetainedCount => NextOffset - FirstOffset;
-}
-
-/// <summary>A consumer group's offsets.</summary>
-/// <param name="Topic">The topic name.</param>
-/// <param name="Group">The group name.</param>
-/// <param name="CommittedOffset">The offset of the next event the group will process after a restart.</param>
-/// <param name="Position">The offset of the next event the group reads (ahead of the committed offset while events are in hand).</param>
-/// <param name="NextOffset">The stream's head.</param>
-/// <param name="Skipped">How many events retention trimmed before the group read them, since the group started in this process.</param>
-/// <param name="IsRunning">Whether the group is running.</param>
-public sealed record ConsumerGroupInfo(string Topic, string Group, long CommittedOffset, long Position, long NextOffset, long Skipped, bool IsRunning)
-{
-    /// <summary>Gets the lag: the head minus the committed offset.</summary>
-    public long Lag => NextOffset - CommittedOffset;
 }
 
 /// <summary>Where consumer groups keep their committed offsets. The default keeps them in memory; replace it to keep them durably.</summary>

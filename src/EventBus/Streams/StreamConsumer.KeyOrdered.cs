@@ -14,6 +14,7 @@ internal sealed partial class StreamConsumer
     private Channel<StreamEntry>[]? _queues;
     private bool[]? _done;
     private long _low;
+    private long _dispatched; // written by the dispatcher only
 
     private void InitializeKeyOrdered()
     {
@@ -27,6 +28,13 @@ internal sealed partial class StreamConsumer
     }
 
     private long CompletedOffset() => _queues is null ? Volatile.Read(ref _position) : Volatile.Read(ref _low);
+
+    /// <summary>
+    /// How many events the dispatcher handed to key-ordered workers that they have not taken yet: each event a worker takes gets
+    /// its first attempt, so those are the dispatched events minus the workers' <paramref name="begun"/> ones (attempts that
+    /// were not retries). The workers' single-reader queues cannot count their items.
+    /// </summary>
+    private long QueuedCount(long begun) => _queues is null ? 0 : Math.Max(0, Volatile.Read(ref _dispatched) - begun);
 
     private bool HasInFlight() => _queues is not null && Volatile.Read(ref _low) < Volatile.Read(ref _position);
 
@@ -56,6 +64,7 @@ internal sealed partial class StreamConsumer
         var key = entry.Record.PartitionKey;
         var worker = key is null ? (int)(position % queues.Length) : PartitionKeys.WorkerOf(key, queues.Length);
         Volatile.Write(ref _position, position + 1);
+        _dispatched++;
         queues[worker].Writer.TryWrite(entry);
     }
 

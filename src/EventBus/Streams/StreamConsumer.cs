@@ -91,6 +91,8 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
     public int Capacity => _settings.Capacity;
 
+    public int Workers => _workers.Length;
+
     public FullPolicy FullPolicy => _settings.FullPolicy;
 
     public long Committed => Volatile.Read(ref _committed);
@@ -262,8 +264,59 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         }
     }
 
-    public ConsumerGroupInfo GetInfo() =>
-        new(Topic, Name, Committed, Position, _log.Head, Interlocked.Read(ref _skipped), IsRunning: _task is not null && !_completion.Task.IsCompleted);
+    /// <summary>Gets the state of the group's workers: a group that stopped on a failure or an error is faulted.</summary>
+    public SubscriptionState State => _completion.Task.Status switch
+    {
+        TaskStatus.RanToCompletion => SubscriptionState.Stopped,
+        TaskStatus.Faulted or TaskStatus.Canceled => SubscriptionState.Faulted,
+        _ => _task is null ? SubscriptionState.NotStarted : SubscriptionState.Running,
+    };
+
+    /// <summary>Gets the group's mode in the subscriptions' vocabulary: one worker reads in offset order; more are key-ordered.</summary>
+    public DeliveryMode Mode => _workers.Length > 1 ? DeliveryMode.KeyOrdered : DeliveryMode.Broadcast;
+
+    public SubscriptionSnapshot GetSnapshot()
+    {
+        // The head is read last: it only grows, so a lag or a depth taken against it does not go negative from an older head.
+        var committed = Committed;
+        var position = Position;
+        var head = _log.Head;
+        var state = State;
+        long attempts = 0, succeeded = 0, failed = 0, retried = 0, deadLettered = 0;
+        var inFlight = 0;
+        foreach (var worker in _workers)
+        {
+            var workerAttempts = Volatile.Read(ref worker.Attempts);
+            var workerRetried = Volatile.Read(ref worker.Retried);
+            var workerSucceeded = Volatile.Read(ref worker.Succeeded);
+            var workerFailed = Volatile.Read(ref worker.Failed);
+            attempts += workerAttempts;
+            retried += workerRetried;
+            succeeded += workerSucceeded;
+            failed += workerFailed;
+            deadLettered += Volatile.Read(ref worker.DeadLettered);
+
+            // A worker handles one event at a time. Its attempts minus its retries count the events it began; minus those that
+            // succeeded or failed for good, the one it holds (none while a redelivery waits for its delay: the retry is counted
+            // before the next attempt). A delivery the stop cut short is never settled, so a group that is not running counts none.
+            if (state == SubscriptionState.Running && workerAttempts - workerRetried - workerSucceeded - workerFailed > 0)
+            {
+                inFlight++;
+            }
+        }
+
+        // One worker keeps the event in hand at its position until it is handled; key-ordered, the position moves when the
+        // dispatcher hands an event to a worker's queue. Either way an event whose redelivery waits for its delay counts here.
+        var depth = _queues is null ? Math.Max(0, head - position - inFlight) : Math.Max(0, head - position) + QueuedCount(attempts - retried);
+        return new SubscriptionSnapshot(Topic, Name, Mode, Workers, Capacity, FullPolicy, (int)Math.Min(depth, int.MaxValue), inFlight,
+            attempts, succeeded, failed, Dropped: 0, retried, deadLettered, ScheduledRedeliveries: 0, DeadLetters.Count, state)
+        {
+            CommittedOffset = committed,
+            Position = position,
+            NextOffset = head,
+            Skipped = Interlocked.Read(ref _skipped),
+        };
+    }
 
     /// <summary>Stops the group: the event in hand is finished, what it handled is committed, and the group leaves the stream.</summary>
     public async ValueTask DisposeAsync()

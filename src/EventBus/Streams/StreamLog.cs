@@ -244,13 +244,16 @@ internal sealed partial class StreamLog
         lock (_lock)
         {
             SetGroups(Array.FindAll(_groups, g => g != group));
-            _stoppedGroups[group.Name] = new StoppedGroup(committed, group.Capacity);
+            _stoppedGroups[group.Name] = new StoppedGroup(committed, group.Capacity, group.Mode, group.Workers, group.FullPolicy);
         }
     }
 
-    /// <summary>Under the lock: records the committed offset of a group that is not running (a seek of a stopped group).</summary>
-    public void SetStoppedGroup(string name, long committed, int capacity) =>
-        _stoppedGroups[name] = new StoppedGroup(committed, _stoppedGroups.TryGetValue(name, out var known) ? known.Capacity : capacity);
+    /// <summary>
+    /// Under the lock: records the committed offset of a group that is not running (a seek of a stopped group). A group that has not
+    /// run in this process is described with <paramref name="defaults"/>: the options of a group started without any.
+    /// </summary>
+    public void SetStoppedGroup(string name, long committed, StoppedGroup defaults) =>
+        _stoppedGroups[name] = (_stoppedGroups.TryGetValue(name, out var known) ? known : defaults) with { Committed = committed };
 
     /// <summary>Under the lock: whether a group of that name is running.</summary>
     public StreamConsumer? FindGroup(string name) => Array.Find(Groups, g => g.Name == name);
@@ -260,9 +263,9 @@ internal sealed partial class StreamLog
     {
         lock (_lock)
         {
-            var groups = _groups.Select(g => g.GetInfo())
-                .Concat(_stoppedGroups.Select(s => new ConsumerGroupInfo(Topic.Name, s.Key, s.Value.Committed, s.Value.Committed, _next, 0, IsRunning: false)))
-                .OrderBy(g => g.Group, StringComparer.Ordinal)
+            var groups = _groups.Select(g => g.GetSnapshot())
+                .Concat(_stoppedGroups.Select(s => s.Value.Describe(Topic.Name, s.Key, _next)))
+                .OrderBy(g => g.Subscription, StringComparer.Ordinal)
                 .ToList();
             return new StreamInfo(Topic.Name, _start, _next, groups);
         }
@@ -291,7 +294,19 @@ internal sealed partial class StreamLog
         _signals = [.. cursors.Where(static c => c.Signal is not null).Select(static c => c.Signal!)];
     }
 
-    private readonly record struct StoppedGroup(long Committed, int Capacity);
+    /// <summary>A group that is not running: where it will resume, and the options it ran with.</summary>
+    public readonly record struct StoppedGroup(long Committed, int Capacity, DeliveryMode Mode, int Workers, FullPolicy FullPolicy)
+    {
+        /// <summary>Its snapshot: its offsets and options; its counters, skips and dead letters went with the group that ran.</summary>
+        public SubscriptionSnapshot Describe(string topic, string name, long head) =>
+            new(topic, name, Mode, Workers, Capacity, FullPolicy, (int)Math.Clamp(head - Committed, 0, int.MaxValue), InFlight: 0,
+                Delivered: 0, Succeeded: 0, Failed: 0, Dropped: 0, Retried: 0, DeadLettered: 0, ScheduledRedeliveries: 0, DeadLetters: 0, SubscriptionState.Stopped)
+            {
+                CommittedOffset = Committed,
+                Position = Committed,
+                NextOffset = head,
+            };
+    }
 }
 
 /// <summary>A reader's place in a <see cref="StreamLog"/>: its storage reader, and the signal a publish wakes.</summary>

@@ -71,7 +71,26 @@ public sealed class CommandRegistrationTests
         add.Should().Throw<ArgumentException>().WithMessage($"*{typeof(Pay).FullName}*command*");
     }
 
+    [Fact]
+    public void AddEventHandlerOrAddStream_CommandWithResultType_ThrowsArgumentException()
+    {
+        var services = new ServiceCollection();
+
+        var handler = () => services.AddEventBus(b => b.AddEventHandler<Quote, QuoteAsEventHandler>());
+        var stream = () => services.AddEventBus(b => b.AddStream<Quote>());
+
+        handler.Should().Throw<ArgumentException>().WithMessage($"*{typeof(Quote).FullName}*command*");
+        stream.Should().Throw<ArgumentException>().WithMessage($"*{typeof(Quote).FullName}*cannot be a stream*");
+    }
+
     public sealed record Pay(decimal Amount) : ICommand;
+
+    public sealed record Quote(string Sku) : ICommand<decimal>;
+
+    public sealed class QuoteAsEventHandler : IEventHandler<Quote>
+    {
+        public ValueTask HandleAsync(Quote @event, MessageContext context, CancellationToken cancellationToken) => default;
+    }
 
     public sealed class PayHandler : ICommandHandler<Pay>
     {

@@ -97,6 +97,6 @@ public sealed class BackpressureTests
         await log.WaitForCountAsync(Events);
 
         log.Offsets.Should().Equal(Enumerable.Range(0, Events).Select(i => (long)i));
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == Events, "the group committed everything");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == Events, "the group committed everything");
     }
 }

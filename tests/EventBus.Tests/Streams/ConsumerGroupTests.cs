@@ -37,7 +37,7 @@ public sealed class ConsumerGroupTests
         await bus.PublishReadingsAsync(10, 1);
 
         await log.WaitForCountAsync(expected.Length);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 11, "the group committed the last event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 11, "the group committed the last event");
         log.Offsets.Should().Equal(expected);
     }
 
@@ -139,19 +139,19 @@ public sealed class ConsumerGroupTests
         await bus.PublishReadingsAsync(0, 500);
         await first.WaitForCountAsync(500);
         await group.DisposeAsync();
-        group.GetInfo().IsRunning.Should().BeFalse();
+        group.GetSnapshot().State.Should().Be(SubscriptionState.Stopped);
 
         await bus.PublishReadingsAsync(500, 300); // while the group is away
         bus.Streams().GetStreamInfo<Reading>().Groups.Should().ContainSingle()
-            .Which.Should().Match<ConsumerGroupInfo>(g => g.Group == "projection" && g.CommittedOffset == 500 && g.Lag == 300 && !g.IsRunning);
+            .Which.Should().Match<SubscriptionSnapshot>(g => g.Subscription == "projection" && g.CommittedOffset == 500 && g.Lag == 300 && g.State == SubscriptionState.Stopped);
 
         var second = new GroupLog();
         await using var resumed = await bus.SubscribeAsync("projection", second, o => o.StartPosition = StreamPosition.First);
         await second.WaitForCountAsync(300);
-        await Wait.UntilAsync(() => resumed.GetInfo().Lag == 0, "the resumed group caught up");
+        await Wait.UntilAsync(() => resumed.GetSnapshot().Lag == 0, "the resumed group caught up");
 
         first.Offsets.Concat(second.Offsets).Should().Equal(Enumerable.Range(0, 800).Select(i => (long)i));
-        resumed.GetInfo().Skipped.Should().Be(0);
+        resumed.GetSnapshot().Skipped.Should().Be(0);
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public sealed class ConsumerGroupTests
         await second.WaitForCountAsync(1500);
 
         second.Offsets.Should().Equal(Enumerable.Range(100, 1500).Select(i => (long)i));
-        resumed.GetInfo().Skipped.Should().Be(0);
+        resumed.GetSnapshot().Skipped.Should().Be(0);
     }
 
     [Fact]
@@ -188,7 +188,7 @@ public sealed class ConsumerGroupTests
         a.Offsets.Should().Equal(Enumerable.Range(0, 20).Select(i => (long)i));
         b.Offsets.Should().Equal(15, 16, 17, 18, 19);
         var groups = bus.Streams().GetStreamInfo<Reading>().Groups;
-        groups.Select(g => (g.Group, g.CommittedOffset, g.IsRunning)).Should().Equal(("a", 20L, true), ("b", 20L, true));
+        groups.Select(g => (g.Subscription, g.CommittedOffset, g.State)).Should().Equal(("a", (long?)20, SubscriptionState.Running), ("b", (long?)20, SubscriptionState.Running));
     }
 
     [Fact]
@@ -216,7 +216,7 @@ public sealed class ConsumerGroupTests
 
         offset.Should().Be(6);
         log.Offsets.Should().Equal(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 6, 7, 8, 9);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 10, "the group committed again after the re-read");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 10, "the group committed again after the re-read");
     }
 
     [Fact]
@@ -258,7 +258,7 @@ public sealed class ConsumerGroupTests
         });
         await seen.WaitForCountAsync(10);
         await group.DisposeAsync();
-        group.GetInfo().CommittedOffset.Should().Be(6);
+        group.GetSnapshot().CommittedOffset.Should().Be(6);
 
         var again = new GroupLog();
         await using var resumed = await bus.SubscribeAsync("manual", again, o => o.AckMode = AckMode.Manual);
@@ -308,7 +308,7 @@ public sealed class ConsumerGroupTests
         });
 
         await seen.WaitForCountAsync(6);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 6, "the group committed every event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 6, "the group committed every event");
 
         seen.Offsets.Should().Equal([0, 1, 2, 3, 4, 5], "at-most-once attempts each event once, the failed one included");
         var report = bus.Undelivered.Items.Should().ContainSingle().Subject;
@@ -359,8 +359,11 @@ public sealed class ConsumerGroupTests
 
         await group.Completion.Invoking(c => c.Within()).Should().ThrowAsync<TimeoutException>();
         seen.Offsets.Should().Equal(0, 1, 2, 3);
-        group.GetInfo().CommittedOffset.Should().Be(4);
-        bus.Streams().GetStreamInfo<Reading>().Groups.Single().IsRunning.Should().BeFalse();
+        group.GetSnapshot().CommittedOffset.Should().Be(4);
+        group.GetSnapshot().Should().Match<SubscriptionSnapshot>(s => s.State == SubscriptionState.Faulted && s.InFlight == 0
+            && s.Delivered == 7 && s.Succeeded == 4 && s.Retried == 2 && s.Failed == 1 && s.DeadLettered == 0 && s.DeadLetters == 0,
+            "the group stopped on its fourth event, after three attempts, without dead-lettering it");
+        bus.Streams().GetStreamInfo<Reading>().Groups.Single().State.Should().Be(SubscriptionState.Stopped);
 
         await using var resumed = await bus.Streams().SubscribeAsync<Reading>("strict", (r, c, _) => seen.Record(r, c));
         await seen.WaitForCountAsync(10);
@@ -405,7 +408,7 @@ public sealed class ConsumerGroupTests
         deadLetter.ExceptionType.Should().Be(typeof(TimeoutException).FullName);
         deadLetter.Reason.Should().Contain("timeout of 00:00:05");
         deadLetter.DeliveryCount.Should().Be(2);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 5, "the group committed past the dead-lettered event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 5, "the group committed past the dead-lettered event");
     }
 
     [Fact]
@@ -502,7 +505,7 @@ public sealed class ConsumerGroupTests
         });
 
         await bus.PublishReadingsAsync(0, 3);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 3, "the group went past every failed event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 3, "the group went past every failed event");
 
         bus.Get<IDeadLetterQueue>().GetDeadLetters().Select(d => d.Context.Offset).Should().Equal(1L, 2L);
         bus.Undelivered.Items.Should().ContainSingle(u => u.Reason == UndeliveredReason.DeadLetterDiscarded).Which.Context.Offset.Should().Be(0);
@@ -542,7 +545,7 @@ public sealed class ConsumerGroupTests
         deadLetter.Context.Offset.Should().Be(2);
         deadLetter.ExceptionType.Should().Be(typeof(FormatException).FullName);
         bus.Undelivered.Items.Should().ContainSingle(u => u.Reason == UndeliveredReason.HandlerFailed && u.Subscription == "lenient");
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 5, "the group committed past the dead-lettered event");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 5, "the group committed past the dead-lettered event");
     }
 
     [Fact]
@@ -559,7 +562,7 @@ public sealed class ConsumerGroupTests
         await seen.WaitForCountAsync(7);
         await group.DisposeAsync();
 
-        group.GetInfo().CommittedOffset.Should().Be(7);
+        group.GetSnapshot().CommittedOffset.Should().Be(7);
     }
 
     [Fact]
@@ -586,7 +589,7 @@ public sealed class ConsumerGroupTests
         var recorder = bus.Services.GetRequiredService<StreamLogTests.OffsetRecorder>();
         await Wait.UntilAsync(() => bus.Streams().GetStreamInfo<Reading>().Groups.Single().CommittedOffset == 5, "the group handled all five");
         recorder.Log.Offsets.Should().Equal(0, 1, 2, 3, 4);
-        bus.Control.GetSnapshot().Should().BeEmpty("the handler is the group's, not also a subscription");
+        bus.Control.GetSnapshot().Should().ContainSingle("the handler is the group's, not also a subscription").Which.Subscription.Should().Be("only-group");
     }
 
     [Fact]
@@ -638,7 +641,7 @@ public sealed class ConsumerGroupTests
 
         report.Drained.Should().BeTrue();
         log.Offsets.Should().Equal(Enumerable.Range(0, 2000).Select(i => (long)i));
-        group.GetInfo().CommittedOffset.Should().Be(2000);
+        group.GetSnapshot().CommittedOffset.Should().Be(2000);
         await group.Completion.Within();
         await bus.DisposeAsync();
     }
@@ -703,7 +706,7 @@ public sealed class ConsumerGroupTests
     {
         foreach (var group in groups)
         {
-            await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == offset, "every group committed the last event");
+            await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == offset, "every group committed the last event");
             await group.DisposeAsync();
         }
     }

@@ -59,7 +59,7 @@ public sealed class KeyOrderedTests
         }
 
         order.Take(Keys * 10).Distinct().Should().HaveCountGreaterThan(1, "keys are interleaved, not handled one key after another");
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == Keys * PerKey, "the group committed everything");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == Keys * PerKey, "the group committed everything");
     }
 
     [Fact]
@@ -100,12 +100,12 @@ public sealed class KeyOrderedTests
         }
 
         await someKeyFinished.Task.Within();
-        group.GetInfo().CommittedOffset.Should().Be(0, "offset 0 is not complete, so nothing after it is committed");
+        group.GetSnapshot().CommittedOffset.Should().Be(0, "offset 0 is not complete, so nothing after it is committed");
         perKey.ContainsKey("key-0").Should().BeFalse();
 
         gate.SetResult();
         await all.Task.Within();
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == Keys * PerKey, "the group committed everything once offset 0 completed");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == Keys * PerKey, "the group committed everything once offset 0 completed");
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public sealed class KeyOrderedTests
         var stopping = group.DisposeAsync().AsTask();
         gate.SetResult(); // each worker finishes the event in hand and stops
         await stopping.Within();
-        var committed = group.GetInfo().CommittedOffset;
+        var committed = group.GetSnapshot().CommittedOffset;
         committed.Should().BeLessThan(Total, "the group stopped about half-way");
         var before = seen.ToHashSet();
         Enumerable.Range(0, (int)committed).Except(before).Should().BeEmpty("everything below the committed offset was handled");
@@ -157,7 +157,7 @@ public sealed class KeyOrderedTests
             return default;
         }, o => o.Workers = Workers);
         await rest.Task.Within();
-        await Wait.UntilAsync(() => resumed.GetInfo().CommittedOffset == Total, "the resumed group committed everything");
+        await Wait.UntilAsync(() => resumed.GetSnapshot().CommittedOffset == Total, "the resumed group committed everything");
 
         after.Should().OnlyContain(n => n >= committed, "nothing committed is read again");
         after.Should().OnlyHaveUniqueItems();

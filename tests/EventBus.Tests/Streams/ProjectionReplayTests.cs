@@ -23,7 +23,7 @@ public abstract class ProjectionReplayTests
         }, o => o.StartPosition = StreamPosition.First);
 
         await Task.WhenAll(Enumerable.Range(0, 4).Select(p => Task.Run(() => bus.PublishReadingsAsync(p * 2500, 2500, i => $"meter-{i % 13}"))));
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 10_000, "the live projection caught up");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 10_000, "the live projection caught up");
 
         var rebuilt = new Totals();
         await foreach (var e in bus.Streams().ReadAsync<Reading>(StreamPosition.First))

@@ -177,7 +177,7 @@ public sealed class RegisteredGroupTests
         bus.Get<StreamLogTests.OffsetRecorder>().Log.Count.Should().Be(0);
         await bus.PublishReadingsAsync(300, 2000).Within(); // the group that left holds nothing back
         await Wait.UntilAsync(() => Group(bus, "lenient").CommittedOffset == 2300, "the other group read to the head");
-        Group(bus, "strict").Should().Match<ConsumerGroupInfo>(g => !g.IsRunning && g.CommittedOffset == 0, "the strict group never started");
+        Group(bus, "strict").Should().Match<SubscriptionSnapshot>(g => g.State == SubscriptionState.Stopped && g.CommittedOffset == 0, "the strict group never started");
     }
 
     [Theory]
@@ -261,8 +261,8 @@ public sealed class RegisteredGroupTests
 
         report.Drained.Should().BeFalse();
         report.Unfinished.Should().BeEmpty("a group's unread events stay in its stream");
-        report.LaggingGroups.Should().ContainSingle().Which.Should().Match<ConsumerGroupInfo>(g =>
-            g.Group == "slow" && g.CommittedOffset == 0 && g.NextOffset == 20 && g.Lag == 20);
+        report.LaggingGroups.Should().ContainSingle().Which.Should().Match<SubscriptionSnapshot>(g =>
+            g.Subscription == "slow" && g.CommittedOffset == 0 && g.NextOffset == 20 && g.Lag == 20);
         bus.Undelivered.Items.Should().BeEmpty();
         report.ToString().Should().Contain("1 consumer group(s) behind");
     }
@@ -276,9 +276,9 @@ public sealed class RegisteredGroupTests
         var report = await bus.Control.StopAsync().Within();
 
         report.Unfinished.Should().BeEmpty();
-        report.LaggingGroups.Select(g => (g.Group, g.CommittedOffset, g.Lag)).Should().Equal(("g", 0L, 30L));
+        report.LaggingGroups.Select(g => (g.Subscription, g.CommittedOffset, g.Lag)).Should().Equal(("g", (long?)0, (long?)30));
         bus.Undelivered.Items.Should().BeEmpty();
-        Group(bus, "g").IsRunning.Should().BeFalse();
+        Group(bus, "g").State.Should().Be(SubscriptionState.Stopped);
     }
 
     [Fact]
@@ -294,8 +294,8 @@ public sealed class RegisteredGroupTests
         bus.Get<StreamLogTests.OffsetRecorder>().Log.Count.Should().Be(30);
     }
 
-    private static ConsumerGroupInfo Group(TestBus bus, string name) =>
-        bus.Streams().GetStreamInfo<Reading>().Groups.Single(g => g.Group == name);
+    private static SubscriptionSnapshot Group(TestBus bus, string name) =>
+        bus.Streams().GetStreamInfo<Reading>().Groups.Single(g => g.Subscription == name);
 
     public sealed class OtherRecorder : IEventHandler<Reading>
     {

@@ -111,7 +111,7 @@ public abstract class RetentionTests
 
         seen.Offsets.Should().Equal(0, 10, 11, 12, 13, 14);
         skips.Items.Should().ContainSingle().Which.Should().Be(new SkippedEvents(typeof(Reading).FullName!, "slow", 1, 9, "trimmed by retention before the group read them"));
-        group.GetInfo().Skipped.Should().Be(9);
+        group.GetSnapshot().Skipped.Should().Be(9);
         skipped.Total.Should().Be(9);
         logged.Should().ContainSingle(l => l.Contains("skipped 9 event(s) from offset 1", StringComparison.Ordinal));
     }
@@ -148,7 +148,7 @@ public abstract class RetentionTests
         var (firstSkipped, skipped) = ReadsTrimmedRecordsWithinItsRun ? (5, 10) : (1, 14);
         seen.Offsets.Should().Equal(Enumerable.Range(0, firstSkipped).Concat(Enumerable.Range(15, 10)).Select(o => (long)o));
         skips.Items.Should().ContainSingle().Which.Should().Be(new SkippedEvents(typeof(Reading).FullName!, "blocking", firstSkipped, skipped, "trimmed by retention before the group read them"));
-        await Wait.UntilAsync(() => group.GetInfo() is { Position: 25, CommittedOffset: 25 } info && info.Skipped == skipped, "the group caught up");
+        await Wait.UntilAsync(() => group.GetSnapshot() is { Position: 25, CommittedOffset: 25 } info && info.Skipped == skipped, "the group caught up");
     }
 
     public static TheoryData<OffsetResetPolicy, long[], long> ResetPolicies => new()
@@ -189,7 +189,7 @@ public abstract class RetentionTests
         await using var bus = await TestBus.StartAsync(b => b.AddStream<Reading>(o => o.MaxCount = 10), Storage);
         var group = await bus.SubscribeAsync("g", new GroupLog());
         await bus.PublishReadingsAsync(0, 5);
-        await Wait.UntilAsync(() => group.GetInfo().CommittedOffset == 5, "the group committed");
+        await Wait.UntilAsync(() => group.GetSnapshot().CommittedOffset == 5, "the group committed");
         await group.DisposeAsync();
         await bus.PublishReadingsAsync(5, 95);
 

@@ -86,7 +86,7 @@ public abstract class StreamLogTests
 
         read.Should().Equal(0, 1, 2, 3, 4);
         await live.WaitForCountAsync(8);
-        group.GetInfo().CommittedOffset.Should().Be(8, "the replay committed nothing and moved no group");
+        group.GetSnapshot().CommittedOffset.Should().Be(8, "the replay committed nothing and moved no group");
     }
 
     [Fact]

@@ -519,7 +519,7 @@ public abstract class StreamModelTests
             {
                 await Wait.UntilAsync(
                     () => (alternative is not null && group.Signals.Reader.TryPeek(out _))
-                        || (subscription.GetInfo() is var info && info.Position == group.Position && info.CommittedOffset == group.Committed),
+                        || (subscription.GetSnapshot() is var info && info.Position == group.Position && info.CommittedOffset == group.Committed),
                     $"group {group.Name} is idle at {group.Position} with {group.Committed} committed",
                     Wait.Promptly);
             }
@@ -534,7 +534,7 @@ public abstract class StreamModelTests
                 return;
             }
 
-            var actual = subscription.GetInfo();
+            var actual = subscription.GetSnapshot();
             (actual.Position, actual.CommittedOffset).Should().Be((group.Position, group.Committed), "group {0} is idle at the head with its offsets settled", group.Name);
         }
 
@@ -572,7 +572,7 @@ public abstract class StreamModelTests
             }
             catch (TimeoutException e)
             {
-                throw new TimeoutException($"Group {group.Name} did not {what} within {Wait.Promptly}; it shows {group.Subscription?.GetInfo()}.", e);
+                throw new TimeoutException($"Group {group.Name} did not {what} within {Wait.Promptly}; it shows {group.Subscription?.GetSnapshot()}.", e);
             }
         }
 
@@ -605,7 +605,7 @@ public abstract class StreamModelTests
 
             await disposing.Within(Wait.Promptly);
             subscription.Completion.IsCompletedSuccessfully.Should().BeTrue("group {0} stopped because it was disposed", group.Name);
-            subscription.GetInfo().IsRunning.Should().BeFalse();
+            subscription.GetSnapshot().State.Should().Be(SubscriptionState.Stopped);
             group.Subscription = null;
             group.State = GroupState.Stopped;
             group.Stored = group.Committed;
@@ -662,7 +662,7 @@ public abstract class StreamModelTests
                 var expected = before.CommittedOffset >= info.FirstOffset
                     ? before.CommittedOffset
                     : group.Spec.Reset == OffsetResetPolicy.Earliest ? info.FirstOffset : info.NextOffset;
-                group.Running.GetInfo().Position.Should().Be(expected, "group {0} resumes at its committed offset {1} (retained from {2})", group.Name, before.CommittedOffset, info.FirstOffset);
+                group.Running.GetSnapshot().Position.Should().Be(expected, "group {0} resumes at its committed offset {1} (retained from {2})", group.Name, before.CommittedOffset, info.FirstOffset);
             }
         }
 
@@ -751,9 +751,10 @@ public abstract class StreamModelTests
             (await ReadAllAsync(StreamPosition.First)).Should().Equal(Retained(_start), "a replay from First reads every retained event in offset order after {0}", when);
 
             var expectedGroups = _groups.Where(g => g.Known).OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => g.State == GroupState.Running
-                ? new ConsumerGroupInfo(info.Topic, g.Name, g.Committed, g.Position, _head, g.Skipped, IsRunning: true)
-                : new ConsumerGroupInfo(info.Topic, g.Name, g.Stored!.Value, g.Stored.Value, _head, 0, IsRunning: false));
-            info.Groups.Should().Equal(expectedGroups, "every group's offsets match the model after {0}", when);
+                ? (info.Topic, g.Name, (long?)g.Committed, (long?)g.Position, (long?)_head, g.Skipped, SubscriptionState.Running)
+                : (info.Topic, g.Name, g.Stored!.Value, g.Stored.Value, _head, 0L, SubscriptionState.Stopped));
+            info.Groups.Select(g => (g.Topic, g.Subscription, g.CommittedOffset, g.Position, g.NextOffset, g.Skipped, g.State))
+                .Should().Equal(expectedGroups, "every group's offsets match the model after {0}", when);
 
             // Property 2 (and 3, through the model): each group handled exactly the deliveries the model predicts, in order.
             foreach (var group in _groups)
@@ -809,7 +810,7 @@ public abstract class StreamModelTests
 
         private int NumberAt(long offset) => _numbers[checked((int)offset)];
 
-        private ConsumerGroupInfo? Describe(string name) => _streams.GetStreamInfo<Reading>().Groups.SingleOrDefault(g => g.Group == name);
+        private SubscriptionSnapshot? Describe(string name) => _streams.GetStreamInfo<Reading>().Groups.SingleOrDefault(g => g.Subscription == name);
 
         private string DescribeGroups() => string.Join("; ", _groups.Select(g => $"{g.Name} {g.State} committed {(g.State == GroupState.Running ? g.Committed : g.Stored)} capacity {g.Spec.Capacity}"));
 
