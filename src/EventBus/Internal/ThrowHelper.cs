@@ -19,11 +19,11 @@ internal static class ThrowHelper
 
     [DoesNotReturn]
     public static void ThrowCommandPublished(Type type) =>
-        throw new ArgumentException($"'{type.FullName}' is a command (it implements ICommand or ICommand<TResult>); commands have exactly one handler and are sent with ICommandBus.SendAsync, InvokeAsync or EnqueueAsync, not published as events.", "event");
+        throw new ArgumentException($"'{type.FullName}' is a command (it implements ICommand or ICommand<TResult>); commands have exactly one handler and are sent with ICommandBus.SendAsync or EnqueueAsync (or a typed ICommandSender), not published as events.", "event");
 
     [DoesNotReturn]
     public static void ThrowCommandWriter(Type type) =>
-        throw new ArgumentException($"'{type.FullName}' is a command (it implements ICommand or ICommand<TResult>); commands have exactly one handler and are sent with ICommandBus.SendAsync, InvokeAsync or EnqueueAsync, so a channel writer cannot publish them.", "TEvent");
+        throw new ArgumentException($"'{type.FullName}' is a command (it implements ICommand or ICommand<TResult>); commands have exactly one handler and are sent with ICommandBus.SendAsync or EnqueueAsync (or a typed ICommandSender), so a channel writer cannot publish them.", "TEvent");
 
     [DoesNotReturn]
     public static void ThrowWriterMessageId(MessageId id) =>
