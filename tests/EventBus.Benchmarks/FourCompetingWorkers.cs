@@ -3,8 +3,8 @@ namespace EventBus.Benchmarks;
 /// <summary>
 /// W3: four competing workers. One subscription in <see cref="DeliveryMode.Queue"/> mode with 4 workers; each event is
 /// handled once by one of them. Each invocation publishes <see cref="N"/> events and awaits their <see cref="N"/> deliveries.
-/// Baseline: one bounded channel (capacity 1024) drained by four reader loops.
-/// Target (issue 6): the bus at least 50% of the baseline's throughput (Ratio at most 2.00), 0 B per event.
+/// Baseline: one bounded channel (capacity 1024) drained by four reader loops; <c>RawUnboundedChannel</c>: the same with an
+/// unbounded channel. Target: the bus at most 2x the bounded channel's time per event, 0 B per event.
 /// </summary>
 [MemoryDiagnoser]
 public class FourCompetingWorkers() : EventWorkload(N, new QueueHandler())
@@ -21,6 +21,12 @@ public class FourCompetingWorkers() : EventWorkload(N, new QueueHandler())
     [GlobalCleanup(Target = nameof(RawChannel_Baseline))]
     public Task CleanupRawChannel() => StopRawChannelsAsync();
 
+    [GlobalSetup(Target = nameof(RawUnboundedChannel))]
+    public void SetupRawUnboundedChannel() => StartRawChannels(readersPerChannel: Workers, bounded: false);
+
+    [GlobalCleanup(Target = nameof(RawUnboundedChannel))]
+    public Task CleanupRawUnboundedChannel() => StopRawChannelsAsync();
+
     [GlobalSetup(Target = nameof(EventBus_Publish))]
     public Task SetupEventBus() =>
         StartBusAsync(bus => bus
@@ -36,6 +42,9 @@ public class FourCompetingWorkers() : EventWorkload(N, new QueueHandler())
 
     [Benchmark(Baseline = true, OperationsPerInvoke = N)]
     public Task RawChannel_Baseline() => PublishBatchAsync(new ChannelPublisher(RawWriter(0)));
+
+    [Benchmark(OperationsPerInvoke = N)]
+    public Task RawUnboundedChannel() => PublishBatchAsync(new ChannelPublisher(RawWriter(0)));
 
     [Benchmark(OperationsPerInvoke = N)]
     public Task EventBus_Publish() => PublishBatchAsync(new BusPublisher(Bus.Events));
