@@ -8,6 +8,16 @@ namespace EventBus;
 /// </summary>
 internal sealed class EventBusMetrics : IDisposable
 {
+    /// <summary>
+    /// Bucket boundaries for the duration histograms, in seconds. OpenTelemetry's default boundaries (0, 5, 10, 25 ... 10,000)
+    /// suit milliseconds: read as seconds, every in-process duration, often microseconds, would land in the one bucket up to 5.
+    /// These run from 10 µs to 30 s.
+    /// </summary>
+    private static readonly InstrumentAdvice<double> s_durationAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    };
+
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
 
@@ -25,8 +35,8 @@ internal sealed class EventBusMetrics : IDisposable
         DeadLettered = _meter.CreateCounter<long>(EventBusTelemetry.DeadLetteredMessages, "{message}", "Messages dead-lettered.");
         Skipped = _meter.CreateCounter<long>(EventBusTelemetry.SkippedMessages, "{message}", "Stream events a consumer group skipped (trimmed by retention before it read them).");
         Dropped = _meter.CreateCounter<long>(EventBusTelemetry.DroppedMessages, "{message}", "Messages dropped by a full policy.");
-        ProcessDuration = _meter.CreateHistogram<double>(EventBusTelemetry.ProcessDuration, "s", "Duration of handler attempts.");
-        QueueDuration = _meter.CreateHistogram<double>(EventBusTelemetry.QueueDuration, "s", "Time from publish to the start of a delivery.");
+        ProcessDuration = _meter.CreateHistogram(EventBusTelemetry.ProcessDuration, "s", "Duration of handler attempts.", tags: null, s_durationAdvice);
+        QueueDuration = _meter.CreateHistogram(EventBusTelemetry.QueueDuration, "s", "Time from publish to the start of a delivery.", tags: null, s_durationAdvice);
 
         _meter.CreateObservableGauge(EventBusTelemetry.BufferDepth, () => Observe(subscriptions(), static s => s.Depth), "{message}", "Buffered messages per subscription.");
         _meter.CreateObservableGauge(EventBusTelemetry.InFlight, () => Observe(subscriptions(), static s => s.InFlight), "{message}", "Messages being handled per subscription.");

@@ -39,7 +39,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 10, EventName = "DeadLettered", Level = LogLevel.Error,
         Message = "Subscription {Subscription} dead-lettered {MessageType} {MessageId} after {DeliveryCount} delivery attempt(s): {Reason}")]
-    public static partial void DeadLettered(ILogger logger, string subscription, string messageType, MessageId messageId, int deliveryCount, string reason);
+    public static partial void DeadLettered(ILogger logger, string subscription, string messageType, MessageId messageId, int deliveryCount, string reason, Exception? exception);
 
     [LoggerMessage(EventId = 11, EventName = "DuplicateSkipped", Level = LogLevel.Debug,
         Message = "Subscription {Subscription} skipped {MessageType} {MessageId}: it was already handled (idempotency window)")]

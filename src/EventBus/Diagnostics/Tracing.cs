@@ -78,6 +78,9 @@ internal static class Tracing
         {
             activity.SetStatus(ActivityStatusCode.Error, exception.Message);
             activity.SetTag(EventBusTelemetry.ErrorTypeAttribute, exception.GetType().FullName);
+
+            // The OpenTelemetry exception event (exception.type, .message, .stacktrace): where the failure happened.
+            activity.AddException(exception);
         }
     }
 }

@@ -68,7 +68,9 @@ internal sealed class FailureReporter(ILogger logger, Action<UndeliveredMessage>
     {
         var context = deadLetter.Context;
         var discarded = store.Add(deadLetter);
-        Log.DeadLettered(logger, deadLetter.Subscription, context.MessageType, context.MessageId, deadLetter.DeliveryCount, deadLetter.Reason);
+        // The handler's exception goes with the entry, so that its stack trace is logged where the message's delivery ends (with
+        // one attempt, the default, this is the only entry that names the failure).
+        Log.DeadLettered(logger, deadLetter.Subscription, context.MessageType, context.MessageId, deadLetter.DeliveryCount, deadLetter.Reason, exception);
         var reason = exception is null ? UndeliveredReason.Nacked : UndeliveredReason.HandlerFailed;
         Report(new UndeliveredMessage(deadLetter.Message, context, deadLetter.Topic, deadLetter.Subscription, reason, exception), log: false);
         if (discarded is not null)

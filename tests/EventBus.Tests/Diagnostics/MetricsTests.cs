@@ -51,6 +51,24 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task DurationHistograms_AdviseBucketsFromMicrosecondsToSeconds()
+    {
+        await using var bus = Build(b => b.AddEventHandler<Tick, CountingHandler<FirstTag>>());
+        using var metrics = new MetricCollector(bus.Services);
+        await bus.Control.StartAsync();
+
+        foreach (var name in new[] { EventBusTelemetry.ProcessDuration, EventBusTelemetry.QueueDuration })
+        {
+            // OpenTelemetry's default boundaries suit milliseconds: read as seconds, every in-process duration would share one bucket.
+            var histogram = metrics.Instruments.OfType<Histogram<double>>().Single(i => i.Name == name);
+            var boundaries = histogram.Advice!.HistogramBucketBoundaries!;
+            boundaries.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+            boundaries[0].Should().BeLessThanOrEqualTo(0.00001, $"{name} resolves microseconds");
+            boundaries[^1].Should().BeGreaterThanOrEqualTo(10, $"{name} resolves handlers that take seconds");
+        }
+    }
+
+    [Fact]
     public async Task SentAndConsumed_FiveEventsToTwoSubscriptions_SentFiveForTheTopicConsumedAndSucceededFivePerSubscription()
     {
         await using var bus = Build(b => b

@@ -105,7 +105,7 @@ public sealed class TracingTests
     }
 
     [Fact]
-    public async Task PublishAsync_HandlerThrows_EveryAttemptSpanHasErrorStatusAndErrorType()
+    public async Task PublishAsync_HandlerThrows_EveryAttemptSpanHasErrorStatusErrorTypeAndTheExceptionEvent()
     {
         await using var bus = await TestBus.StartAsync(b => b
             .AddEventHandler<Placed, ThrowingHandler>()
@@ -128,6 +128,16 @@ public sealed class TracingTests
         attempts.Should().OnlyContain(s => s.ParentSpanId == publish.SpanId, "a redelivery is a child of the same publish");
         attempts.Should().OnlyContain(s => s.Status == ActivityStatusCode.Error && s.StatusDescription == "card declined 3");
         attempts.Should().OnlyContain(s => (string?)s.GetTagItem("error.type") == "System.InvalidOperationException");
+        foreach (var attempt in attempts)
+        {
+            // The OpenTelemetry exception event says where the handler failed.
+            var exception = attempt.Events.Should().ContainSingle(e => e.Name == "exception").Subject;
+            var tags = exception.Tags.ToDictionary(t => t.Key, t => t.Value);
+            tags["exception.type"].Should().Be("System.InvalidOperationException");
+            tags["exception.message"].Should().Be("card declined 3");
+            ((string)tags["exception.stacktrace"]!).Should().Contain(nameof(ThrowingHandler));
+        }
+
         publish.Status.Should().Be(ActivityStatusCode.Unset, "the publish itself succeeded");
         publish.GetTagItem("error.type").Should().BeNull();
         trace.Spans.Should().HaveCount(3);

@@ -2,16 +2,19 @@ using Microsoft.Extensions.Logging;
 
 namespace EventBus.Tests.Infrastructure;
 
-/// <summary>Collects every formatted log message (any category, any level) into a list, for tests that assert what was logged.</summary>
-public sealed class ListLoggerProvider(List<string> messages) : ILoggerProvider
+/// <summary>
+/// Collects every formatted log message (any category, any level) into a list, for tests that assert what was logged; and, when
+/// given a second list, each entry's event name with the exception it carries.
+/// </summary>
+public sealed class ListLoggerProvider(List<string> messages, List<(string? EventName, Exception? Exception)>? exceptions = null) : ILoggerProvider
 {
-    public ILogger CreateLogger(string categoryName) => new ListLogger(messages);
+    public ILogger CreateLogger(string categoryName) => new ListLogger(messages, exceptions);
 
     public void Dispose()
     {
     }
 
-    private sealed class ListLogger(List<string> messages) : ILogger
+    private sealed class ListLogger(List<string> messages, List<(string? EventName, Exception? Exception)>? exceptions) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -23,6 +26,7 @@ public sealed class ListLoggerProvider(List<string> messages) : ILoggerProvider
             lock (messages)
             {
                 messages.Add($"{logLevel} {eventId.Name}: {formatter(state, exception)}");
+                exceptions?.Add((eventId.Name, exception));
             }
         }
     }
