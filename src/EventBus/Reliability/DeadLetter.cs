@@ -15,6 +15,7 @@ public sealed class DeadLetter
         Reason = reason;
         ExceptionType = exception?.GetType().FullName;
         ExceptionMessage = exception?.Message;
+        ExceptionDetails = exception?.ToString();
         DeliveryCount = deliveryCount;
         FirstFailure = firstFailure;
         LastFailure = lastFailure;
@@ -43,6 +44,12 @@ public sealed class DeadLetter
 
     /// <summary>Gets the last exception's message, or <see langword="null"/>.</summary>
     public string? ExceptionMessage { get; }
+
+    /// <summary>
+    /// Gets the last exception as <see cref="Exception.ToString"/> writes it: its type, message, stack trace and inner exceptions
+    /// (where the handler failed); <see langword="null"/> when the handler nacked without one.
+    /// </summary>
+    public string? ExceptionDetails { get; }
 
     /// <summary>Gets how many times the message was delivered before it was dead-lettered.</summary>
     public int DeliveryCount { get; }

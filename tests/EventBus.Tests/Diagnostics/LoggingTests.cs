@@ -4,11 +4,11 @@ using Microsoft.Extensions.Logging;
 
 namespace EventBus.Tests.Diagnostics;
 
-/// <summary>What the bus logs where a message's delivery ends badly: enough to find the failure without tracing.</summary>
+/// <summary>What the bus logs and keeps where a message's delivery ends badly: enough to find the failure without tracing.</summary>
 public sealed class LoggingTests
 {
     [Fact]
-    public async Task DeadLettered_WithTheDefaultSingleAttempt_TheEntryCarriesTheHandlersExceptionAndStackTrace()
+    public async Task DeadLettered_WithTheDefaultSingleAttempt_TheLogEntryAndTheDeadLetterCarryTheHandlersExceptionAndStackTrace()
     {
         var logs = new List<string>();
         var exceptions = new List<(string? EventName, Exception? Exception)>();
@@ -27,6 +27,11 @@ public sealed class LoggingTests
             deadLettered!.StackTrace.Should().Contain(nameof(DecliningHandler), "the entry shows where the handler failed");
             logs.Should().ContainSingle(m => m.StartsWith("Error DeadLettered:", StringComparison.Ordinal));
         }
+
+        var deadLetter = bus.Get<IDeadLetterQueue>().GetDeadLetters().Should().ContainSingle().Subject;
+        deadLetter.ExceptionType.Should().Be(typeof(InvalidOperationException).FullName);
+        deadLetter.ExceptionMessage.Should().Be("card 42 declined");
+        deadLetter.ExceptionDetails.Should().StartWith("System.InvalidOperationException: card 42 declined").And.Contain(nameof(DecliningHandler));
     }
 
     public sealed record Charge(int Card);

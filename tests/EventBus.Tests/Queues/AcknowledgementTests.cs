@@ -22,6 +22,7 @@ public sealed class AcknowledgementTests
         var deadLetter = bus.Get<IDeadLetterQueue>().GetDeadLetters().Single();
         deadLetter.Reason.Should().Be("not now");
         deadLetter.ExceptionType.Should().BeNull();
+        deadLetter.ExceptionDetails.Should().BeNull();
         deadLetter.DeliveryCount.Should().Be(3);
     }
 
