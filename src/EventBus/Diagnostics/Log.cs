@@ -18,7 +18,7 @@ internal static partial class Log
     public static partial void CommandRejected(ILogger logger, string messageType, MessageId messageId, string reason);
 
     [LoggerMessage(EventId = 4, EventName = "MessageUnfinished", Level = LogLevel.Warning,
-        Message = "Subscription {Subscription} did not finish {MessageType} {MessageId} before the stop timeout ({Reason})")]
+        Message = "Subscription {Subscription} did not finish {MessageType} {MessageId} before the bus stopped ({Reason})")]
     public static partial void MessageUnfinished(ILogger logger, string subscription, string messageType, MessageId messageId, UndeliveredReason reason);
 
     [LoggerMessage(EventId = 5, EventName = "BusStarted", Level = LogLevel.Information,
@@ -68,4 +68,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 17, EventName = "ObserverFailed", Level = LogLevel.Error,
         Message = "Event bus observer {Observer} threw in {Method}; the exception is ignored")]
     public static partial void ObserverFailed(ILogger logger, string observer, string method, Exception exception);
+
+    [LoggerMessage(EventId = 18, EventName = "DisposedWithoutStop", Level = LogLevel.Warning,
+        Message = "The event bus was disposed while running, without IEventBusControl.StopAsync: it did not drain, and {UnfinishedCount} message(s) were not delivered. Stop the bus before disposing the container (the generic host does) to deliver what is buffered")]
+    public static partial void DisposedWithoutStop(ILogger logger, int unfinishedCount);
 }

@@ -15,7 +15,10 @@ public enum UndeliveredReason
     /// <summary>An enqueued command was rejected by its handler; nobody awaited the outcome, so it is reported here.</summary>
     CommandRejected = 3,
 
-    /// <summary>The bus stopped and its stop timeout expired before the message was taken from the buffer.</summary>
+    /// <summary>
+    /// The bus stopped before the message was taken from the buffer: its stop timeout expired, or it was disposed while running
+    /// without <see cref="IEventBusControl.StopAsync"/> (which does not drain).
+    /// </summary>
     NotStartedBeforeStop = 4,
 
     /// <summary>The bus stopped, its stop timeout expired while the handler was running, and the handler ended cancelled or was abandoned.</summary>

@@ -272,6 +272,12 @@ internal sealed class EventBusRuntime : IEventBusControl, IAsyncDisposable, IDis
         drained = unfinished.Count == 0 && lagging.Count == 0;
         _lifecycle.SetStopped();
         var report = new StopReport(drained, _time.GetElapsedTime(started), unfinished, lagging);
+        if (wasRunning && !drain)
+        {
+            // Disposal is not a stop: say so, rather than let the unfinished messages read as a stop timeout.
+            Log.DisposedWithoutStop(_logger, unfinished.Count);
+        }
+
         Log.BusStopped(_logger, report.Elapsed, report.Drained, unfinished.Count, lagging.Count);
         return report;
     }

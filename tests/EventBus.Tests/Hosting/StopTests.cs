@@ -2,6 +2,7 @@ using Autofac;
 using Autofac.Extensions.DependencyInjection;
 using EventBus.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EventBus.Tests.Hosting;
@@ -266,6 +267,51 @@ public sealed class StopTests
         var builder = new ContainerBuilder();
         builder.Populate(services);
         return new AutofacServiceProvider(builder.Build());
+    }
+
+    [Fact]
+    public async Task DisposeWithoutStop_WhileRunning_LogsDisposedWithoutStopWithTheCountAndReportsTheBufferedAsNotStarted()
+    {
+        var logs = new List<string>();
+        var bus = await TestBus.StartAsync(
+            b => b.Configure(o => o.StopTimeout = TimeSpan.FromMilliseconds(200)).AddEventHandler<Job, GatedJobHandler>(),
+            s => s.AddLogging(l => l.AddProvider(new ListLoggerProvider(logs))));
+
+        // Job 0 holds the worker (its gate never opens), jobs 1 and 2 stay buffered.
+        await bus.Bus.PublishAsync(new Job(0));
+        await bus.Log<GatedJobHandler, string>().WaitForCountAsync(1);
+        await bus.Bus.PublishAsync(new Job(1));
+        await bus.Bus.PublishAsync(new Job(2));
+
+        await bus.DisposeAsync().AsTask().Within();
+
+        bus.Undelivered.Items.Select(u => (((Job)u.Message).N, u.Reason)).Should().BeEquivalentTo(
+            [(0, UndeliveredReason.CancelledByStop), (1, UndeliveredReason.NotStartedBeforeStop), (2, UndeliveredReason.NotStartedBeforeStop)]);
+        lock (logs)
+        {
+            logs.Should().ContainSingle(m => m.StartsWith("Warning DisposedWithoutStop:", StringComparison.Ordinal))
+                .Which.Should().Contain("3 message(s) were not delivered");
+            logs.Should().NotContain(m => m.Contains("stop timeout", StringComparison.Ordinal) && m.Contains("MessageUnfinished", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task StopAsyncThenDispose_DoesNotLogDisposedWithoutStop()
+    {
+        var logs = new List<string>();
+        var bus = await TestBus.StartAsync(
+            b => b.AddEventHandler<Job, FastJobHandler>(),
+            s => s.AddLogging(l => l.AddProvider(new ListLoggerProvider(logs))));
+        await bus.Bus.PublishAsync(new Job(1));
+
+        (await bus.Control.StopAsync().Within()).Drained.Should().BeTrue();
+        await bus.DisposeAsync().AsTask().Within();
+
+        lock (logs)
+        {
+            logs.Should().NotContain(m => m.Contains("DisposedWithoutStop", StringComparison.Ordinal));
+            logs.Should().ContainSingle(m => m.StartsWith("Information BusStopped:", StringComparison.Ordinal));
+        }
     }
 
     public sealed record Job(int N);
