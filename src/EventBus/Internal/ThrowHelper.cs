@@ -11,11 +11,11 @@ internal static class ThrowHelper
 
     [DoesNotReturn]
     public static void ThrowStopped() =>
-        throw new ObjectDisposedException(nameof(IEventBus), "The event bus has been stopped and accepts no more messages. Publish before IEventBusControl.StopAsync (or the host's shutdown) is called.");
+        throw new ObjectDisposedException(nameof(IEventBus), "The event bus has been stopped and accepts no more messages. Publish before IEventBusControl.StopAsync (or the host's shutdown) is called; a hosted service that publishes while it stops must be registered after AddEventBus, since the host stops hosted services in the reverse order of their registration.");
 
     [DoesNotReturn]
     public static void ThrowStoppedForCommand() =>
-        throw new ObjectDisposedException(nameof(ICommandBus), "The event bus has been stopped and accepts no more commands. Send or enqueue commands before IEventBusControl.StopAsync (or the host's shutdown) is called.");
+        throw new ObjectDisposedException(nameof(ICommandBus), "The event bus has been stopped and accepts no more commands. Send or enqueue commands before IEventBusControl.StopAsync (or the host's shutdown) is called; a hosted service that sends while it stops must be registered after AddEventBus, since the host stops hosted services in the reverse order of their registration.");
 
     [DoesNotReturn]
     public static void ThrowCommandPublished(Type type) =>

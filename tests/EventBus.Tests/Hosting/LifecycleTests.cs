@@ -195,6 +195,60 @@ public sealed class LifecycleTests
         }
     }
 
+    [Fact]
+    public async Task HostStopAsync_ServiceRegisteredAfterTheBusPublishesWhileStopping_TheBusStillDeliversIt()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        TestBus.AddTestServices(builder.Services, out var undelivered);
+        builder.Services.AddEventBus(b => b.Configure(o => o.OnUndelivered = undelivered.Add).AddEventHandler<Beat, BeatHandler>());
+        builder.Services.AddHostedService<FarewellPublisher>(); // after AddEventBus: stopped before the bus
+        using var host = builder.Build();
+        await host.StartAsync().Within();
+
+        await host.StopAsync().Within();
+
+        host.Services.GetRequiredService<Recorder<FarewellPublisher, Exception?>>().Items.Should().Equal([null], "the publish succeeded");
+        host.Services.GetRequiredService<Recorder<BeatHandler, int>>().Items.Should().Equal([-1], "the bus's stop delivered the farewell");
+        undelivered.Items.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task HostStopAsync_ServiceRegisteredBeforeTheBusPublishesWhileStopping_ThrowsObjectDisposedNamingTheOrder()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        TestBus.AddTestServices(builder.Services, out _);
+        builder.Services.AddHostedService<FarewellPublisher>(); // before AddEventBus: stopped after the bus
+        builder.Services.AddEventBus(b => b.AddEventHandler<Beat, BeatHandler>());
+        using var host = builder.Build();
+        await host.StartAsync().Within();
+
+        await host.StopAsync().Within();
+
+        host.Services.GetRequiredService<Recorder<FarewellPublisher, Exception?>>().Items.Should().ContainSingle()
+            .Which.Should().BeOfType<ObjectDisposedException>()
+            .Which.Message.Should().Contain("must be registered after AddEventBus");
+        host.Services.GetRequiredService<Recorder<BeatHandler, int>>().Items.Should().BeEmpty();
+    }
+
+    /// <summary>Publishes a farewell beat from its own StopAsync and records what the publish did (null: it succeeded).</summary>
+    public sealed class FarewellPublisher(IEventBus bus, Recorder<FarewellPublisher, Exception?> outcome) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await bus.PublishAsync(new Beat(-1), cancellationToken);
+                outcome.Add(null);
+            }
+            catch (ObjectDisposedException e)
+            {
+                outcome.Add(e);
+            }
+        }
+    }
+
     public sealed record Beat(int N);
 
     public sealed class BeatHandler(Recorder<BeatHandler, int> log) : IEventHandler<Beat>
