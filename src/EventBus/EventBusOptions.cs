@@ -72,6 +72,21 @@ public sealed class EventBusOptions
     public bool StampInlineSends { get; set; } = true;
 
     /// <summary>
+    /// Gets or sets a value indicating whether each delivery runs its handler inside a logging scope that names the message
+    /// (<c>MessageId</c>, <c>MessageType</c>, <c>CorrelationId</c>, <c>Subscription</c>, <c>DeliveryCount</c>), so that the
+    /// handler's own log entries can be tied to the message without tracing.
+    /// </summary>
+    /// <remarks>
+    /// The scope is begun on the bus's logger (category <c>EventBus</c>); the providers that include scopes (the console's
+    /// <c>IncludeScopes</c>, OpenTelemetry's <c>IncludeScopes</c>, Serilog) show it on every entry the handler writes, through any
+    /// logger of the same factory. With no logger factory in the container, no scope is made. A scope costs a small allocation
+    /// per delivery; inline sends run on the caller's flow and its scopes, and get none. A batch handler's scope names its batch's
+    /// first message.
+    /// </remarks>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool LogScopes { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets a callback for every message that was not handled successfully: a handler failure, a drop by a
     /// drop policy, a rejected enqueued command, or a message that could not be finished when the bus stopped.
     /// The callback runs on the bus's thread: keep it short and do not block. An exception it throws is logged and ignored.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EventBus;
 
@@ -30,6 +31,7 @@ internal sealed class DeliveryPipeline
     private readonly DeliverySettings _settings;
     private readonly EventBusMetrics _metrics;
     private readonly BusObservers _observers;
+    private readonly bool _logScopes;
 
     public DeliveryPipeline(DeliveryEnvironment env, HandlerInvoker invoker, DeliverySettings settings, string topic, string name, int deadLetterCapacity)
     {
@@ -38,6 +40,7 @@ internal sealed class DeliveryPipeline
         _settings = settings;
         _metrics = env.Metrics;
         _observers = env.Observers;
+        _logScopes = env.Options.LogScopes && env.Logger is not NullLogger;
         Topic = topic;
         Name = name;
         TopicTag = new(EventBusTelemetry.DestinationAttribute, topic);
@@ -87,7 +90,7 @@ internal sealed class DeliveryPipeline
         ValueTask pending;
         try
         {
-            pending = unit.Invoke(_invoker, Name, attempt, settlement, version, _env.Lifecycle.HandlerCancellation);
+            pending = Invoke(unit, attempt, settlement, version, _env.Lifecycle.HandlerCancellation);
         }
         catch (Exception e)
         {
@@ -301,7 +304,7 @@ internal sealed class DeliveryPipeline
             ValueTask pending;
             try
             {
-                pending = unit.Invoke(_invoker, Name, attempt, settlement, version, _env.Lifecycle.HandlerCancellation);
+                pending = Invoke(unit, attempt, settlement, version, _env.Lifecycle.HandlerCancellation);
             }
             catch (Exception e)
             {
@@ -318,9 +321,7 @@ internal sealed class DeliveryPipeline
         // Started on the thread pool, so that the timeout also covers a handler that blocks its thread before its first await:
         // called here, such a handler would hold the worker until it returned, and the timeout would start only then.
         var token = timeoutSource.Token;
-        var invoker = _invoker;
-        var name = Name;
-        var started = new ValueTask(Task.Run(() => unit.Invoke(invoker, name, attempt, settlement, version, token).AsTask()));
+        var started = new ValueTask(Task.Run(() => Invoke(unit, attempt, settlement, version, token).AsTask()));
         return await ObserveAsync(settlement, started, (timeoutSource, timeout)).ConfigureAwait(false);
     }
 
@@ -359,6 +360,22 @@ internal sealed class DeliveryPipeline
         }
 
         return settlement.Complete();
+    }
+
+    /// <summary>
+    /// Calls the handler for one attempt, inside the delivery's logging scope when there is one. The scope ends when the handler
+    /// returns to the worker; the rest of an asynchronous handler keeps it, as its continuation keeps the context it captured.
+    /// </summary>
+    private ValueTask Invoke<TUnit>(in TUnit unit, int attempt, Settlement settlement, int version, CancellationToken cancellationToken)
+        where TUnit : struct, IDeliveryUnit
+    {
+        if (!_logScopes)
+        {
+            return unit.Invoke(_invoker, Name, attempt, settlement, version, cancellationToken);
+        }
+
+        using var scope = _env.Logger.BeginScope(new DeliveryLogScope(unit.ContextAt(0, Name, attempt)));
+        return unit.Invoke(_invoker, Name, attempt, settlement, version, cancellationToken);
     }
 
     private void Count(Counter<long> counter, long value)
