@@ -79,7 +79,7 @@ public sealed class EventBusOptions
     /// <remarks>
     /// The scope is begun on the bus's logger (category <c>EventBus</c>); the providers that include scopes (the console's
     /// <c>IncludeScopes</c>, OpenTelemetry's <c>IncludeScopes</c>, Serilog) show it on every entry the handler writes, through any
-    /// logger of the same factory. With no logger factory in the container, no scope is made. A scope costs a small allocation
+    /// logger of the same factory. With no logger factory in the container, no scope is made. A scope costs a few small allocations
     /// per delivery; inline sends run on the caller's flow and its scopes, and get none. A batch handler's scope names its batch's
     /// first message.
     /// </remarks>
