@@ -367,13 +367,15 @@ internal sealed class DeliveryPipeline
     /// returns to the worker; the rest of an asynchronous handler keeps it, as its continuation keeps the context it captured.
     /// </summary>
     private ValueTask Invoke<TUnit>(in TUnit unit, int attempt, Settlement settlement, int version, CancellationToken cancellationToken)
+        where TUnit : struct, IDeliveryUnit =>
+        _logScopes
+            ? InvokeInScope(unit, attempt, settlement, version, cancellationToken)
+            : unit.Invoke(_invoker, Name, attempt, settlement, version, cancellationToken);
+
+    // Apart, so that the scope's try/finally stays off the path without a scope, which the runtime inlines.
+    private ValueTask InvokeInScope<TUnit>(in TUnit unit, int attempt, Settlement settlement, int version, CancellationToken cancellationToken)
         where TUnit : struct, IDeliveryUnit
     {
-        if (!_logScopes)
-        {
-            return unit.Invoke(_invoker, Name, attempt, settlement, version, cancellationToken);
-        }
-
         using var scope = _env.Logger.BeginScope(new DeliveryLogScope(unit.ContextAt(0, Name, attempt)));
         return unit.Invoke(_invoker, Name, attempt, settlement, version, cancellationToken);
     }
