@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using EventBus.Tests.Infrastructure;
 
 namespace EventBus.Tests;
 
@@ -39,30 +40,9 @@ public sealed partial class PackageReadmeTests
             .And.NotContain("README.md");
     }
 
-    /// <summary>The first C# block after the "## Quick start" heading.</summary>
-    private static string QuickStart(string markdown)
-    {
-        var section = markdown.IndexOf("## Quick start", StringComparison.Ordinal);
-        section.Should().BeGreaterThanOrEqualTo(0, "the document has a quick start");
-        var start = markdown.IndexOf("```csharp", section, StringComparison.Ordinal);
-        var end = markdown.IndexOf("```", start + "```csharp".Length, StringComparison.Ordinal);
-        return markdown[start..end];
-    }
+    private static string Read(string relativePath) => RepositoryFiles.Read(relativePath);
 
-    private static string Read(string relativePath) => File.ReadAllText(Path.Combine(RepositoryRoot(), relativePath));
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "EventBus.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No EventBus.sln above {AppContext.BaseDirectory}.");
-    }
+    private static string QuickStart(string markdown) => RepositoryFiles.QuickStart(markdown);
 
     [GeneratedRegex(@"\]\((?<target>[^)\s]+)\)")]
     private static partial Regex MarkdownLink();
