@@ -7,25 +7,18 @@ internal sealed partial class Subscription
 {
     public SubscriptionSnapshot GetSnapshot()
     {
-        long attempts = 0, succeeded = 0, failed = 0, retried = 0, deadLettered = 0;
+        // A pull subscription's reads count as deliveries, each acknowledged at once.
+        var pulled = Interlocked.Read(ref _pulled);
+        var counts = new DeliveryCounts(pulled, pulled, 0, 0, 0);
         var inFlight = 0;
         foreach (var worker in _workers)
         {
-            var delivery = worker.Delivery;
-            attempts += Volatile.Read(ref delivery.Attempts);
-            succeeded += Volatile.Read(ref delivery.Succeeded);
-            failed += Volatile.Read(ref delivery.Failed);
-            retried += Volatile.Read(ref delivery.Retried);
-            deadLettered += Volatile.Read(ref delivery.DeadLettered);
+            counts += worker.Delivery.Read();
             inFlight += Volatile.Read(ref worker.Busy) == 1 ? 1 : 0;
         }
 
-        var pulled = Interlocked.Read(ref _pulled); // a pull subscription's reads: each delivered and acknowledged at once
-        attempts += pulled;
-        succeeded += pulled;
-
         return new SubscriptionSnapshot(Topic.Name, Name, Mode, Workers, Capacity, FullPolicy, Depth, inFlight,
-            attempts, succeeded, failed, Interlocked.Read(ref _dropped), retried, deadLettered, Volatile.Read(ref _scheduled), DeadLetters.Count, State);
+            counts.Attempts, counts.Succeeded, counts.Failed, Interlocked.Read(ref _dropped), counts.Retried, counts.DeadLettered, Volatile.Read(ref _scheduled), DeadLetters.Count, State);
     }
 
     public SubscriptionState State => _workerTasks switch

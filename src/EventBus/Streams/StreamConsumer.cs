@@ -282,24 +282,16 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
         var position = Position;
         var head = _log.Head;
         var state = State;
-        long attempts = 0, succeeded = 0, failed = 0, retried = 0, deadLettered = 0;
+        var counts = default(DeliveryCounts);
         var inFlight = 0;
         foreach (var worker in _workers)
         {
-            var workerAttempts = Volatile.Read(ref worker.Attempts);
-            var workerRetried = Volatile.Read(ref worker.Retried);
-            var workerSucceeded = Volatile.Read(ref worker.Succeeded);
-            var workerFailed = Volatile.Read(ref worker.Failed);
-            attempts += workerAttempts;
-            retried += workerRetried;
-            succeeded += workerSucceeded;
-            failed += workerFailed;
-            deadLettered += Volatile.Read(ref worker.DeadLettered);
+            var workerCounts = worker.Read();
+            counts += workerCounts;
 
-            // A worker handles one event at a time. Its attempts minus its retries count the events it began; minus those that
-            // succeeded or failed for good, the one it holds (none while a redelivery waits for its delay: the retry is counted
-            // before the next attempt). A delivery the stop cut short is never settled, so a group that is not running counts none.
-            if (state == SubscriptionState.Running && workerAttempts - workerRetried - workerSucceeded - workerFailed > 0)
+            // A worker handles one event at a time. A delivery the stop cut short is never settled, so a group that is not
+            // running counts none in flight.
+            if (state == SubscriptionState.Running && workerCounts.HoldsOne)
             {
                 inFlight++;
             }
@@ -307,9 +299,9 @@ internal sealed partial class StreamConsumer : IStreamSubscription, IStreamCommi
 
         // One worker keeps the event in hand at its position until it is handled; key-ordered, the position moves when the
         // dispatcher hands an event to a worker's queue. Either way an event whose redelivery waits for its delay counts here.
-        var depth = _queues is null ? Math.Max(0, head - position - inFlight) : Math.Max(0, head - position) + QueuedCount(attempts - retried);
+        var depth = _queues is null ? Math.Max(0, head - position - inFlight) : Math.Max(0, head - position) + QueuedCount(counts.Attempts - counts.Retried);
         return new SubscriptionSnapshot(Topic, Name, Mode, Workers, Capacity, FullPolicy, (int)Math.Min(depth, int.MaxValue), inFlight,
-            attempts, succeeded, failed, Dropped: 0, retried, deadLettered, ScheduledRedeliveries: 0, DeadLetters.Count, state)
+            counts.Attempts, counts.Succeeded, counts.Failed, Dropped: 0, counts.Retried, counts.DeadLettered, ScheduledRedeliveries: 0, DeadLetters.Count, state)
         {
             CommittedOffset = committed,
             Position = position,
